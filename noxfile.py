@@ -1,0 +1,55 @@
+"""Development sessions: `nox` runs tests (oldest and newest Python), interop, lint and typecheck."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["tests-3.10", "tests-3.13", "interop", "lint", "typecheck"]
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+# ml-metadata 1.17 ships wheels for CPython 3.9-3.11 only; its protobuf pins stay in these sessions.
+MLMD = "ml-metadata==1.17.1"
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite against SQLite, PostgreSQL and MariaDB (see README for the URLs)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-n", "2", "--ignore=tests/interop", *session.posargs)
+
+
+@nox.session(python="3.11")
+def interop(session: nox.Session) -> None:
+    """Round trips between tracker and the real ml-metadata package, on SQLite and PostgreSQL."""
+    session.install("-e", ".[test]", MLMD)
+    session.run("pytest", "tests/interop", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Write-path benchmarks as ratios against ml-metadata in the same process (not run by CI)."""
+    session.install("-e", ".[test]", MLMD)
+    session.run("python", "bench/write_path.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def example(session: nox.Session) -> None:
+    """The README's example: record a small pipeline in ./.tracker and print its lineage."""
+    session.install("-e", ".")
+    session.run("python", "examples/quickstart.py", *session.posargs)
+
+
+@nox.session(python="3.13")
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff")
+    session.run("ruff", "check", "tracker", "tests", "bench", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "tracker", "tests", "bench", "examples", "noxfile.py")
+
+
+@nox.session(python="3.13")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on tracker/."""
+    session.install("-e", ".", "mypy")
+    session.run("mypy", "--strict", "tracker", *session.posargs)

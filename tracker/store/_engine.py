@@ -1,0 +1,132 @@
+"""Store URLs and engines: one SQLAlchemy engine per URL per process, safe across fork."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from tracker.errors import ConfigurationError
+
+DEFAULT_PATH = Path(".tracker") / "mlmd.sqlite"
+ENV_VAR = "TRACKER_URL"
+
+#: URL schemes users write, and the SQLAlchemy driver tracker uses for each.
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+_EXTRAS = {"postgresql": "postgresql", "mysql": "mysql"}
+
+_lock = threading.Lock()
+_ENGINES: dict[str, tuple[Engine, int]] = {}
+
+
+def resolve_url(url: str | None) -> URL:
+    """The SQLAlchemy URL for *url*, ``$TRACKER_URL`` or the default SQLite file.
+
+    A plain path (no ``://``) is a SQLite file. ``postgresql://`` uses psycopg 3 and
+    ``mysql://`` / ``mariadb://`` use PyMySQL, unless the URL names a driver itself.
+    """
+    text = url or os.environ.get(ENV_VAR) or str(DEFAULT_PATH)
+    if "://" not in text:
+        path = Path(text).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return URL.create("sqlite", database=str(path.absolute()))
+    try:
+        parsed = make_url(text)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"cannot parse store URL {_redact(text)!r}: {exc}") from None
+    scheme = parsed.drivername
+    if "+" not in scheme:
+        if scheme not in _DRIVERS:
+            raise ConfigurationError(
+                f"unsupported store URL scheme {scheme!r}; use sqlite:///path, "
+                "postgresql://user@host/db or mysql://user@host/db"
+            )
+        parsed = parsed.set(drivername=_DRIVERS[scheme])
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return parsed
+
+
+def _redact(text: str) -> str:
+    try:
+        return make_url(text).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def acquire(url: URL) -> Engine:
+    """The engine for *url*, created on first use; pair each call with :func:`release`."""
+    key = url.render_as_string(hide_password=False)
+    with _lock:
+        engine, users = _ENGINES.get(key) or (_create(url), 0)
+        _ENGINES[key] = (engine, users + 1)
+        return engine
+
+
+def release(engine: Engine) -> None:
+    """Forget one user of *engine*; the last one disposes it."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _lock:
+        current, users = _ENGINES.get(key, (None, 0))
+        if current is not engine:
+            return
+        if users > 1:
+            _ENGINES[key] = (engine, users - 1)
+            return
+        del _ENGINES[key]
+    engine.dispose()
+
+
+def _create(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        # isolation_level=None: tracker issues BEGIN IMMEDIATE / COMMIT itself.
+        kwargs["connect_args"] = {"timeout": 60.0, "isolation_level": None, "check_same_thread": False}
+        if url.database in (None, "", ":memory:"):
+            kwargs["poolclass"] = StaticPool  # every checkout must see the same memory database
+    elif backend == "mysql":
+        # READ COMMITTED: a read after a lost insert race sees the winner's row.
+        kwargs["isolation_level"] = "READ COMMITTED"
+        # Strict mode: a value that does not fit is an error, never silently cut.
+        kwargs["connect_args"] = {
+            "init_command": "SET SESSION sql_mode = CONCAT_WS(',', @@sql_mode, 'STRICT_ALL_TABLES')"
+        }
+    try:
+        engine = create_engine(url, **kwargs)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        extra = _EXTRAS.get(backend, backend)
+        raise ConfigurationError(
+            f"no database driver for {backend}: {exc}; install it with pip install 'mlmd-tracker[{extra}]'"
+        ) from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # persistent; readers and one writer coexist
+    cursor.execute("PRAGMA synchronous=NORMAL")  # per connection; safe from corruption in WAL
+    cursor.close()
+
+
+def _drop_inherited_pools() -> None:
+    """A forked child must not reuse its parent's connections."""
+    for engine, _ in list(_ENGINES.values()):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_drop_inherited_pools)

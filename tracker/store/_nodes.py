@@ -1,0 +1,281 @@
+"""Artifacts, executions and contexts: insert, update, read and delete, with their properties.
+
+The three kinds share one implementation, driven by a :class:`NodeKind`
+that names each kind's tables and columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, select, update
+
+from tracker.errors import InvalidArgumentError, NotFoundError, PropertyError
+from tracker.store import _values as values
+from tracker.store import schema as s
+from tracker.store._sql import Tx, chunks, insert_into
+from tracker.store._types import StoredType, TypeRegistry, check_name
+from tracker.store.entities import (
+    Artifact,
+    ArtifactState,
+    Context,
+    Execution,
+    ExecutionState,
+    PropertyType,
+    TypeKind,
+    _Node,
+)
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    """Where one kind of node lives in MLMD's schema."""
+
+    word: str
+    type_kind: TypeKind
+    table: Table
+    props: Table
+    owner: str
+    cls: type[_Node]
+    state: str | None = None
+    states: type[IntEnum] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return [c.name for c in self.table.columns]
+
+
+ARTIFACT = NodeKind(
+    "artifact", TypeKind.ARTIFACT, s.artifact, s.artifact_property, "artifact_id", Artifact, "state", ArtifactState
+)
+EXECUTION = NodeKind(
+    "execution",
+    TypeKind.EXECUTION,
+    s.execution,
+    s.execution_property,
+    "execution_id",
+    Execution,
+    "last_known_state",
+    ExecutionState,
+)
+CONTEXT = NodeKind("context", TypeKind.CONTEXT, s.context, s.context_property, "context_id", Context)
+_EMPTY_VALUES = dict.fromkeys((*values.VALUE_COLUMNS, "byte_value"))
+
+
+def put(
+    tx: Tx, types: TypeRegistry, kind: NodeKind, nodes: Sequence[_Node], now: int, *, reuse_existing: bool = False
+) -> list[int]:
+    """Insert nodes without an id, update nodes with one; return ids in input order.
+
+    With *reuse_existing*, a new context whose (type, name) exists already
+    resolves to the existing one, unchanged (get-or-create).
+    """
+    ids: list[int] = []
+    prop_rows: list[dict[str, Any]] = []
+    for node in nodes:
+        if not isinstance(node, kind.cls):
+            raise InvalidArgumentError(f"expected {kind.cls.__name__}, got {type(node).__name__}")
+        stored_type = resolve_type(tx, types, kind, node)
+        props = _property_rows(tx, types, kind, stored_type, node)
+        row = _row(kind, node, stored_type.id, now)
+        if node.id is None:
+            node_id = _reuse(tx, kind, row) if reuse_existing else None
+            if node_id is None:
+                node_id = _insert(tx, kind, row, reuse_existing)
+                prop_rows += _owned(kind, node_id, props)
+        else:
+            node_id = int(node.id)
+            _update(tx, kind, node_id, row)
+            prop_rows += _owned(kind, node_id, props)
+        ids.append(node_id)
+    tx.executemany(
+        tx.backend.prepared(("insert_props", kind.word), lambda: insert_into(tx.backend, kind.props)), prop_rows
+    )
+    return ids
+
+
+def resolve_type(tx: Tx, types: TypeRegistry, kind: NodeKind, node: _Node) -> StoredType:
+    """The stored type a node names by ``type_id``, or else by ``type`` (its name)."""
+    if node.type_id is not None:
+        return types.by_id(tx, int(node.type_id), kind.type_kind)
+    if node.type:
+        return types.by_name(tx, kind.type_kind, node.type, None)
+    raise InvalidArgumentError(
+        f"this {kind.word} names no type; set type='TypeName' or type_id=<id> "
+        f"(register the type with store.put_{kind.word}_type)"
+    )
+
+
+def _row(kind: NodeKind, node: _Node, type_id: int, now: int) -> dict[str, Any]:
+    check_name(f"{kind.word} name", node.name)
+    check_name(f"{kind.word} external_id", node.external_id)
+    if kind is CONTEXT and not node.name:
+        raise InvalidArgumentError("a context needs a name, unique within its type")
+    row: dict[str, Any] = {
+        "type_id": type_id,
+        "name": node.name or None,
+        "external_id": node.external_id or None,
+        "create_time_since_epoch": now,
+        "last_update_time_since_epoch": now,
+    }
+    if kind is ARTIFACT:
+        row["uri"] = node.uri  # type: ignore[attr-defined]
+    if kind.state is not None:
+        state = int(getattr(node, kind.state))
+        row[kind.state] = state or None  # MLMD leaves UNKNOWN as NULL
+    return row
+
+
+def _property_rows(
+    tx: Tx, types: TypeRegistry, kind: NodeKind, stored_type: StoredType, node: _Node
+) -> list[dict[str, Any]]:
+    flavor = tx.backend.flavor
+    rows = []
+    for custom, props in ((False, node.properties), (True, node.custom_properties)):
+        for name, value in props.items():
+            check_name("property name", name)
+            declared: PropertyType | None = None
+            if not custom:
+                if name not in stored_type.properties:  # another process may have added it
+                    stored_type = types.by_id(tx, stored_type.id, fresh=True)
+                if name not in stored_type.properties:
+                    raise PropertyError(
+                        f"{kind.word} type {stored_type.name!r} declares no property {name!r}; "
+                        f"declare it with store.put_{kind.word}_type(...) or pass it in custom_properties"
+                    )
+                declared = stored_type.properties[name]
+            prop_kind = values.check(name, value, declared)
+            row = {**_EMPTY_VALUES, "name": name, "is_custom_property": custom}
+            row[values.COLUMN[prop_kind]] = values.encode(value, prop_kind, flavor)
+            rows.append(row)
+    return rows
+
+
+def _owned(kind: NodeKind, node_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        row[kind.owner] = node_id
+    return rows
+
+
+def _insert(tx: Tx, kind: NodeKind, row: dict[str, Any], reuse_existing: bool) -> int:
+    stmt = tx.backend.prepared(("insert_node", kind.word), lambda: insert_into(tx.backend, kind.table))
+    if not reuse_existing or tx.backend.name == "sqlite":  # SQLite: the write lock rules out races
+        return tx.insert(stmt, row)
+    savepoint = tx.savepoint()
+    try:
+        return tx.insert(stmt, row)
+    except tx.backend.dbapi.IntegrityError:
+        tx.rollback_to(savepoint)  # another process created it since we looked
+        found = _reuse(tx, kind, row)
+        if found is None:
+            raise
+        return found
+
+
+def _reuse(tx: Tx, kind: NodeKind, row: dict[str, Any]) -> int | None:
+    if row["name"] is None:
+        return None
+    t = kind.table
+    stmt = tx.backend.prepared(
+        ("id_by_type_name", kind.word),
+        lambda: select(t.c.id).where(t.c.type_id == bindparam("type_id"), t.c.name == bindparam("name")),
+    )
+    found = tx.rows(stmt, {"type_id": row["type_id"], "name": row["name"]})
+    return int(found[0][0]) if found else None
+
+
+def _update(tx: Tx, kind: NodeKind, node_id: int, row: dict[str, Any]) -> None:
+    t = kind.table
+    stmt = tx.backend.prepared(("type_of", kind.word), lambda: select(t.c.type_id).where(t.c.id == bindparam("id")))
+    found = tx.rows(stmt, {"id": node_id})
+    if not found:
+        raise NotFoundError(f"no {kind.word} with id {node_id} to update; leave id unset to insert a new one")
+    if int(found[0][0]) != row["type_id"]:
+        raise InvalidArgumentError(
+            f"{kind.word} {node_id} has type id {found[0][0]}, not {row['type_id']}; a node's type cannot change"
+        )
+    changes = {k: v for k, v in row.items() if k != "create_time_since_epoch"}
+    stmt = tx.backend.prepared(
+        ("update_node", kind.word),
+        lambda: update(t).where(t.c.id == bindparam("node_id")).values({k: bindparam(k) for k in changes}),
+    )
+    tx.execute(stmt, {**changes, "node_id": node_id})
+    p = kind.props
+    stmt = tx.backend.prepared(("delete_props", kind.word), lambda: delete(p).where(p.c[kind.owner] == bindparam("id")))
+    tx.execute(stmt, {"id": node_id})
+
+
+# --- reads ---
+
+
+def get(tx: Tx, types: TypeRegistry, kind: NodeKind, key: str, where: Any, params: dict[str, Any]) -> list[_Node]:
+    """Nodes matching *where* (cached under *key*), ordered by id."""
+    t = kind.table
+    stmt = tx.backend.prepared(("nodes", kind.word, key), lambda: select(t).where(where).order_by(t.c.id))
+    return hydrate(tx, types, kind, tx.rows(stmt, params))
+
+
+def get_by_ids(tx: Tx, types: TypeRegistry, kind: NodeKind, ids: Iterable[int]) -> list[_Node]:
+    """The nodes with these ids, in the order given; missing ids are left out."""
+    wanted = [int(i) for i in ids]
+    found: dict[int, _Node] = {}
+    for batch in chunks(dict.fromkeys(wanted)):
+        for node in get(
+            tx, types, kind, "by_ids", kind.table.c.id.in_(bindparam("ids", expanding=True)), {"ids": batch}
+        ):
+            found[node.id] = node  # type: ignore[index]
+    return [found[i] for i in dict.fromkeys(wanted) if i in found]
+
+
+def require(tx: Tx, kind: NodeKind, ids: Iterable[int]) -> None:
+    """NotFoundError unless every id names a stored node of this kind."""
+    wanted = set(int(i) for i in ids)
+    t = kind.table
+    stmt = tx.backend.prepared(
+        ("existing", kind.word), lambda: select(t.c.id).where(t.c.id.in_(bindparam("ids", expanding=True)))
+    )
+    seen: set[int] = set()
+    for batch in chunks(sorted(wanted)):
+        seen.update(int(r[0]) for r in tx.rows(stmt, {"ids": batch}))
+    missing = sorted(wanted - seen)
+    if missing:
+        raise NotFoundError(f"no {kind.word} with id {', '.join(map(str, missing[:10]))} in this store")
+
+
+def hydrate(tx: Tx, types: TypeRegistry, kind: NodeKind, rows: Sequence[Any]) -> list[_Node]:
+    """Node objects, with their properties and type names, from rows of the node table."""
+    columns = kind.columns
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    props: dict[int, list[dict[str, Any]]] = {}
+    p = kind.props
+    stmt = tx.backend.prepared(
+        ("props", kind.word), lambda: select(p).where(p.c[kind.owner].in_(bindparam("ids", expanding=True)))
+    )
+    names = [c.name for c in p.columns]
+    for batch in chunks(r["id"] for r in records):
+        for row in tx.rows(stmt, {"ids": batch}):
+            record = dict(zip(names, row, strict=True))
+            props.setdefault(int(record[kind.owner]), []).append(record)
+    flavor = tx.backend.flavor
+    out = []
+    for r in records:
+        node = kind.cls()
+        node.id = int(r["id"])
+        node.type_id = int(r["type_id"])
+        node.type = types.by_id(tx, node.type_id).name
+        node.name = r["name"]
+        node.external_id = r["external_id"]
+        node.create_time_since_epoch = int(r["create_time_since_epoch"])
+        node.last_update_time_since_epoch = int(r["last_update_time_since_epoch"])
+        if kind is ARTIFACT:
+            node.uri = r["uri"]  # type: ignore[attr-defined]
+        if kind.state is not None and kind.states is not None:
+            setattr(node, kind.state, kind.states(r[kind.state] or 0))
+        for prop in props.get(node.id, ()):
+            target = node.custom_properties if prop["is_custom_property"] else node.properties
+            target[prop["name"]] = values.decode(prop, flavor)
+        out.append(node)
+    return out

@@ -1,0 +1,216 @@
+"""Statements compiled once per backend, run on the driver's own cursor.
+
+Per-statement overhead, not the database, is what a Python store pays for
+(see DESIGN.md), so the store builds each SQLAlchemy statement once, compiles
+it once for its dialect, and executes the SQL text on the pooled DBAPI
+connection. :class:`Tx` is one transaction on such a connection.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Table, bindparam, insert
+from sqlalchemy.sql import ClauseElement
+
+from tracker.errors import (
+    AlreadyExistsError,
+    ConcurrencyError,
+    InvalidArgumentError,
+    TrackerError,
+)
+from tracker.store._values import Flavor
+
+T = TypeVar("T")
+
+#: How often a transaction that lost a lock or deadlock race is run again.
+MAX_ATTEMPTS = 12
+
+
+class Prepared:
+    """One statement compiled for one dialect."""
+
+    __slots__ = ("_compiled", "_literals", "expanding", "names", "sql")
+
+    def __init__(self, statement: ClauseElement, engine: Engine) -> None:
+        compiled: Any = statement.compile(dialect=engine.dialect)  # a SQLCompiler
+        self._compiled = compiled
+        self.sql = compiled.string
+        # positional dialects (qmark, format) take a tuple in positiontup order
+        self.names: tuple[str, ...] | None = (
+            tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        )
+        self.expanding = any(b.expanding for b in compiled.binds.values())
+        # literals in the statement (``id > 0``) became bound parameters with a value
+        self._literals = {
+            compiled.bind_names[b]: b.value for b in compiled.binds.values() if b.value is not None and not b.expanding
+        }
+
+    def bind(self, params: Mapping[str, Any]) -> tuple[str, Sequence[Any] | Mapping[str, Any]]:
+        """The SQL text and driver parameters for *params*."""
+        if self.expanding:
+            state = self._compiled.construct_expanded_state(params)
+            if self._compiled.positional:
+                return state.statement, state.positional_parameters
+            return state.statement, state.parameters
+        if self._literals:
+            params = {**self._literals, **params}
+        if self.names is not None:
+            return self.sql, tuple(params[name] for name in self.names)
+        return self.sql, params
+
+
+class Backend:
+    """What differs between SQLite, PostgreSQL and MySQL, and the statement cache."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.name = engine.dialect.name  # "sqlite", "postgresql" or "mysql"
+        self.flavor = Flavor(int_bits=64 if self.name == "sqlite" else 32, proto_base64=self.name != "postgresql")
+        self.dbapi = engine.dialect.loaded_dbapi
+        self._cache: dict[Hashable, Prepared] = {}
+
+    def prepared(self, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
+        """The statement cached under *key*, built and compiled on first use."""
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = Prepared(build(), self.engine)
+        return found
+
+    def transient(self, exc: BaseException) -> bool:
+        """Whether *exc* is a lock, busy or deadlock error worth a retry."""
+        if self.name == "sqlite":
+            text = str(exc).lower()
+            return isinstance(exc, self.dbapi.OperationalError) and ("locked" in text or "busy" in text)
+        if self.name == "postgresql":
+            return getattr(exc, "sqlstate", None) in ("40001", "40P01", "55P03")
+        code = exc.args[0] if getattr(exc, "args", None) else None
+        return isinstance(exc, self.dbapi.OperationalError) and code in (1205, 1213)
+
+
+def insert_into(backend: Backend, table: Table) -> ClauseElement:
+    """INSERT of every column but ``id``; ``RETURNING id`` on PostgreSQL, which has no lastrowid."""
+    stmt = insert(table).values({c.name: bindparam(c.name) for c in table.columns if c.name != "id"})
+    if backend.name == "postgresql" and "id" in table.columns:
+        stmt = stmt.returning(table.c.id)
+    return stmt
+
+
+class Tx:
+    """One open transaction on a pooled DBAPI connection."""
+
+    __slots__ = ("_savepoints", "backend", "cursor")
+
+    def __init__(self, backend: Backend, cursor: Any) -> None:
+        self.backend = backend
+        self.cursor = cursor
+        self._savepoints = 0
+
+    def execute(self, stmt: Prepared, params: Mapping[str, Any] | None = None) -> Any:
+        sql, args = stmt.bind(params or {})
+        self.cursor.execute(sql, args)
+        return self.cursor
+
+    def rows(self, stmt: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
+        return list(self.execute(stmt, params).fetchall())
+
+    def executemany(self, stmt: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.cursor.executemany(stmt.sql, [stmt.bind(row)[1] for row in rows])
+
+    def insert(self, stmt: Prepared, params: Mapping[str, Any]) -> int:
+        """Insert one row and return its new id (``stmt`` has RETURNING on PostgreSQL)."""
+        cursor = self.execute(stmt, params)
+        if self.backend.name == "postgresql":
+            return int(cursor.fetchone()[0])
+        return int(cursor.lastrowid)
+
+    def insert_all(self, stmt: Prepared, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert rows and return their ids, in order."""
+        if self.backend.name == "postgresql" and len(rows) > 1:
+            cursor = self.cursor
+            cursor.executemany(stmt.sql, [stmt.bind(row)[1] for row in rows], returning=True)
+            ids = [int(cursor.fetchone()[0])]
+            while cursor.nextset():
+                ids.append(int(cursor.fetchone()[0]))
+            return ids
+        return [self.insert(stmt, row) for row in rows]
+
+    def savepoint(self) -> str:
+        self._savepoints += 1
+        name = f"tracker_sp{self._savepoints}"
+        self.cursor.execute(f"SAVEPOINT {name}")
+        return name
+
+    def rollback_to(self, name: str) -> None:
+        self.cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+
+
+def run(backend: Backend, fn: Callable[[Tx], T], *, write: bool, what: str) -> T:
+    """Run *fn* in one transaction; retry it when it loses a lock or deadlock race.
+
+    Driver errors that are not races become typed errors: a unique key
+    violation is AlreadyExistsError, a value the column cannot hold is
+    InvalidArgumentError. The transaction is rolled back before anything raises.
+    """
+    dbapi = backend.dbapi
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        conn = backend.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            if backend.name == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            result = fn(Tx(backend, cursor))
+            conn.commit()
+            return result
+        except BaseException as exc:
+            _rollback(conn)
+            if isinstance(exc, TrackerError) or not isinstance(exc, dbapi.Error):
+                raise
+            if backend.transient(exc) and attempt < MAX_ATTEMPTS:
+                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+                continue
+            if backend.transient(exc):
+                raise ConcurrencyError(
+                    f"{what} kept conflicting with concurrent writers ({attempt} attempts): {exc}"
+                ) from exc
+            if isinstance(exc, dbapi.IntegrityError):
+                raise AlreadyExistsError(f"{what}: {_first_line(exc)}") from exc
+            if _is_value_error(exc, dbapi):
+                raise InvalidArgumentError(f"{what}: the database refused a value: {_first_line(exc)}") from exc
+            raise
+        finally:
+            conn.close()
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _rollback(conn: Any) -> None:
+    try:
+        conn.rollback()
+    except Exception:
+        conn.invalidate()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _is_value_error(exc: BaseException, dbapi: Any) -> bool:
+    """A value out of range or too long (DataError), or over a PostgreSQL limit (54xxx)."""
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, dbapi.DataError) or sqlstate.startswith("54")
+
+
+def chunks(items: Iterable[T], size: int = 500) -> Iterable[list[T]]:
+    """*items* in lists of at most *size* (keeps IN lists under driver limits)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,480 @@
+"""The Store: MLMD's MetadataStore API, in plain Python, on SQLite, PostgreSQL or MySQL.
+
+Every public method is one transaction: it commits all it was asked to write
+or, when it raises, nothing. Methods that take many records return ids in the
+order of their input. Method names follow ml-metadata's ``MetadataStore``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import bindparam
+
+from tracker.errors import InvalidArgumentError, StoreClosedError
+from tracker.store import _edges as edges
+from tracker.store import _nodes as nodes
+from tracker.store import schema as s
+from tracker.store._bootstrap import ensure_schema
+from tracker.store._engine import acquire, release, resolve_url
+from tracker.store._sql import Backend, Tx, run
+from tracker.store._types import TypeRegistry
+from tracker.store.entities import (
+    Artifact,
+    ArtifactType,
+    Association,
+    Attribution,
+    Context,
+    ContextType,
+    Event,
+    Execution,
+    ExecutionType,
+    ParentContext,
+    TypeKind,
+    _Node,
+    _Type,
+)
+
+T = TypeVar("T")
+N = TypeVar("N", bound=_Node)
+TT = TypeVar("TT", bound=_Type)
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _listed(records: Any, cls: type, method: str) -> list[Any]:
+    if isinstance(records, (cls, str, bytes)) or not isinstance(records, Iterable):
+        raise InvalidArgumentError(f"{method} takes a list; wrap a single record: {method}([record])")
+    return list(records)
+
+
+class Store:
+    """An MLMD metadata store in a SQL database.
+
+    ``Store(url)`` opens the database, creating MLMD's schema (version 10) if
+    it is empty; see :func:`tracker.connect` for the URLs it takes. Close it
+    with :meth:`close` or use it as a context manager.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        sa_url = resolve_url(url)
+        #: The store's URL, with any password hidden.
+        self.url: str = sa_url.render_as_string(hide_password=True)
+        engine = acquire(sa_url)
+        try:
+            self._backend: Backend | None = Backend(engine)
+            ensure_schema(self._backend, self.url)
+        except BaseException:
+            release(engine)
+            raise
+        self._types = TypeRegistry()
+
+    @property
+    def backend(self) -> str:
+        """The database kind: ``"sqlite"``, ``"postgresql"`` or ``"mysql"``."""
+        return self._open().name
+
+    def close(self) -> None:
+        """Release the database connections; later calls raise StoreClosedError."""
+        if self._backend is not None:
+            release(self._backend.engine)
+            self._backend = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "" if self._backend is not None else " (closed)"
+        return f"<tracker.Store {self.url}{state}>"
+
+    def _open(self) -> Backend:
+        if self._backend is None:
+            raise StoreClosedError(f"the store at {self.url} is closed; open it again with tracker.connect()")
+        return self._backend
+
+    def _read(self, fn: Callable[[Tx], T], what: str) -> T:
+        return run(self._open(), fn, write=False, what=what)
+
+    def _write(self, fn: Callable[[Tx], T], what: str) -> T:
+        try:
+            return run(self._open(), fn, write=True, what=what)
+        except BaseException:
+            self._types.clear()  # the cache may hold rows the rollback removed
+            raise
+
+    # --- types ---
+
+    def _put_type(self, declared: _Type, cls: type[_Type]) -> int:
+        if not isinstance(declared, cls):
+            raise InvalidArgumentError(f"expected {cls.__name__}, got {type(declared).__name__}")
+        return self._write(lambda tx: self._types.put(tx, declared), f"put {cls.__name__} {declared.name!r}")
+
+    def put_artifact_type(self, artifact_type: ArtifactType) -> int:
+        """Get or create an artifact type; new properties are added. Returns its id.
+
+        Raises:
+            TypeConflictError: a property is already declared with another kind.
+        """
+        return self._put_type(artifact_type, ArtifactType)
+
+    def put_execution_type(self, execution_type: ExecutionType) -> int:
+        """Get or create an execution type; new properties are added. Returns its id."""
+        return self._put_type(execution_type, ExecutionType)
+
+    def put_context_type(self, context_type: ContextType) -> int:
+        """Get or create a context type; new properties are added. Returns its id."""
+        return self._put_type(context_type, ContextType)
+
+    def _type(self, kind: TypeKind, name: str, version: str | None) -> Any:
+        return self._read(lambda tx: self._types.by_name(tx, kind, name, version).entity(), "get type")
+
+    def _types_where(self, kind: TypeKind, column: str | None, values: Sequence[Any] = ()) -> Any:
+        def read(tx: Tx) -> list[_Type]:
+            found = self._types.all(tx, kind) if column is None else self._types.many(tx, kind, column, values)
+            return [t.entity() for t in found]
+
+        return self._read(read, "get types")
+
+    def get_artifact_type(self, type_name: str, type_version: str | None = None) -> ArtifactType:
+        """The artifact type with this name (and version). Raises NotFoundError."""
+        return cast(ArtifactType, self._type(TypeKind.ARTIFACT, type_name, type_version))
+
+    def get_execution_type(self, type_name: str, type_version: str | None = None) -> ExecutionType:
+        """The execution type with this name (and version). Raises NotFoundError."""
+        return cast(ExecutionType, self._type(TypeKind.EXECUTION, type_name, type_version))
+
+    def get_context_type(self, type_name: str, type_version: str | None = None) -> ContextType:
+        """The context type with this name (and version). Raises NotFoundError."""
+        return cast(ContextType, self._type(TypeKind.CONTEXT, type_name, type_version))
+
+    def get_artifact_types(self) -> list[ArtifactType]:
+        """Every artifact type, by id (not the seeded ``mlmd.*`` base types, as in MLMD)."""
+        return cast("list[ArtifactType]", self._types_where(TypeKind.ARTIFACT, None))
+
+    def get_execution_types(self) -> list[ExecutionType]:
+        """Every execution type, by id."""
+        return cast("list[ExecutionType]", self._types_where(TypeKind.EXECUTION, None))
+
+    def get_context_types(self) -> list[ContextType]:
+        """Every context type, by id."""
+        return cast("list[ContextType]", self._types_where(TypeKind.CONTEXT, None))
+
+    def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[ArtifactType]:
+        """The artifact types with these ids, in that order; unknown ids are left out."""
+        return cast("list[ArtifactType]", self._types_where(TypeKind.ARTIFACT, "id", list(type_ids)))
+
+    def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[ExecutionType]:
+        """The execution types with these ids, in that order."""
+        return cast("list[ExecutionType]", self._types_where(TypeKind.EXECUTION, "id", list(type_ids)))
+
+    def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[ContextType]:
+        """The context types with these ids, in that order."""
+        return cast("list[ContextType]", self._types_where(TypeKind.CONTEXT, "id", list(type_ids)))
+
+    def get_artifact_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ArtifactType]:
+        """The artifact types with these external ids, in that order."""
+        return cast("list[ArtifactType]", self._types_where(TypeKind.ARTIFACT, "external_id", list(external_ids)))
+
+    def get_execution_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ExecutionType]:
+        """The execution types with these external ids, in that order."""
+        return cast("list[ExecutionType]", self._types_where(TypeKind.EXECUTION, "external_id", list(external_ids)))
+
+    def get_context_types_by_external_ids(self, external_ids: Sequence[str]) -> list[ContextType]:
+        """The context types with these external ids, in that order."""
+        return cast("list[ContextType]", self._types_where(TypeKind.CONTEXT, "external_id", list(external_ids)))
+
+    # --- nodes: writes ---
+
+    def _put(self, kind: nodes.NodeKind, records: Sequence[_Node], method: str, reuse: bool = False) -> list[int]:
+        batch = _listed(records, kind.cls, method)
+        return self._write(lambda tx: nodes.put(tx, self._types, kind, batch, _now(), reuse_existing=reuse), method)
+
+    def put_artifacts(self, artifacts: Sequence[Artifact]) -> list[int]:
+        """Insert artifacts without an id and update those with one; ids in input order.
+
+        An update replaces the stored artifact: properties left out are removed.
+
+        Raises:
+            NotFoundError: an unknown type or id.
+            PropertyError: a property the type does not declare, or of the wrong kind.
+            AlreadyExistsError: a name taken within the type, or a taken external id.
+        """
+        return self._put(nodes.ARTIFACT, artifacts, "put_artifacts")
+
+    def put_executions(self, executions: Sequence[Execution]) -> list[int]:
+        """Insert or update executions, as :meth:`put_artifacts` does artifacts."""
+        return self._put(nodes.EXECUTION, executions, "put_executions")
+
+    def put_contexts(self, contexts: Sequence[Context], *, reuse_existing: bool = False) -> list[int]:
+        """Insert or update contexts, as :meth:`put_artifacts` does artifacts.
+
+        With ``reuse_existing=True``, a new context whose type and name exist
+        already gets the existing id and is left unchanged (get-or-create; safe
+        when many processes do it at once).
+        """
+        return self._put(nodes.CONTEXT, contexts, "put_contexts", reuse_existing)
+
+    # --- nodes: reads ---
+
+    def _get(self, kind: nodes.NodeKind, key: str, where: Any, params: dict[str, Any]) -> list[Any]:
+        return self._read(lambda tx: nodes.get(tx, self._types, kind, key, where, params), f"get {kind.word}s")
+
+    def _get_by_ids(self, kind: nodes.NodeKind, ids: Iterable[int]) -> list[Any]:
+        wanted = list(ids)
+        return self._read(lambda tx: nodes.get_by_ids(tx, self._types, kind, wanted), f"get {kind.word}s")
+
+    def _get_by_type(
+        self, kind: nodes.NodeKind, type_name: str, type_version: str | None, name: str | None = None
+    ) -> list[Any]:
+        def read(tx: Tx) -> list[_Node]:
+            type_id = self._types.by_name(tx, kind.type_kind, type_name, type_version).id
+            t = kind.table
+            if name is None:
+                return nodes.get(tx, self._types, kind, "by_type", t.c.type_id == bindparam("t"), {"t": type_id})
+            where = (t.c.type_id == bindparam("t")) & (t.c.name == bindparam("n"))
+            return nodes.get(tx, self._types, kind, "by_type_name", where, {"t": type_id, "n": name})
+
+        return self._read(read, f"get {kind.word}s by type")
+
+    def _get_linked(self, kind: nodes.NodeKind, link: Any, have: str, want: str, value: int) -> list[Any]:
+        def read(tx: Tx) -> list[_Node]:
+            return nodes.get_by_ids(tx, self._types, kind, edges.linked_ids(tx, link, have, want, value))
+
+        return self._read(read, f"get {kind.word}s")
+
+    def get_artifacts(self) -> list[Artifact]:
+        """Every artifact, by id."""
+        return self._get(nodes.ARTIFACT, "all", s.artifact.c.id > 0, {})
+
+    def get_executions(self) -> list[Execution]:
+        """Every execution, by id."""
+        return self._get(nodes.EXECUTION, "all", s.execution.c.id > 0, {})
+
+    def get_contexts(self) -> list[Context]:
+        """Every context, by id."""
+        return self._get(nodes.CONTEXT, "all", s.context.c.id > 0, {})
+
+    def get_artifacts_by_id(self, artifact_ids: Iterable[int]) -> list[Artifact]:
+        """The artifacts with these ids, in that order; unknown ids are left out."""
+        return self._get_by_ids(nodes.ARTIFACT, artifact_ids)
+
+    def get_executions_by_id(self, execution_ids: Iterable[int]) -> list[Execution]:
+        """The executions with these ids, in that order; unknown ids are left out."""
+        return self._get_by_ids(nodes.EXECUTION, execution_ids)
+
+    def get_contexts_by_id(self, context_ids: Iterable[int]) -> list[Context]:
+        """The contexts with these ids, in that order; unknown ids are left out."""
+        return self._get_by_ids(nodes.CONTEXT, context_ids)
+
+    def get_artifacts_by_type(self, type_name: str, type_version: str | None = None) -> list[Artifact]:
+        """The artifacts of a type. Raises NotFoundError for an unknown type."""
+        return self._get_by_type(nodes.ARTIFACT, type_name, type_version)
+
+    def get_executions_by_type(self, type_name: str, type_version: str | None = None) -> list[Execution]:
+        """The executions of a type. Raises NotFoundError for an unknown type."""
+        return self._get_by_type(nodes.EXECUTION, type_name, type_version)
+
+    def get_contexts_by_type(self, type_name: str, type_version: str | None = None) -> list[Context]:
+        """The contexts of a type. Raises NotFoundError for an unknown type."""
+        return self._get_by_type(nodes.CONTEXT, type_name, type_version)
+
+    def get_artifact_by_type_and_name(
+        self, type_name: str, artifact_name: str, type_version: str | None = None
+    ) -> Artifact | None:
+        """The artifact of this type with this name, or None."""
+        found = self._get_by_type(nodes.ARTIFACT, type_name, type_version, artifact_name)
+        return found[0] if found else None
+
+    def get_execution_by_type_and_name(
+        self, type_name: str, execution_name: str, type_version: str | None = None
+    ) -> Execution | None:
+        """The execution of this type with this name, or None."""
+        found = self._get_by_type(nodes.EXECUTION, type_name, type_version, execution_name)
+        return found[0] if found else None
+
+    def get_context_by_type_and_name(
+        self, type_name: str, context_name: str, type_version: str | None = None
+    ) -> Context | None:
+        """The context of this type with this name, or None."""
+        found = self._get_by_type(nodes.CONTEXT, type_name, type_version, context_name)
+        return found[0] if found else None
+
+    def get_artifacts_by_uri(self, uri: str) -> list[Artifact]:
+        """The artifacts with exactly this URI."""
+        return self._get(nodes.ARTIFACT, "by_uri", s.artifact.c.uri == bindparam("u"), {"u": uri})
+
+    def get_artifacts_by_external_ids(self, external_ids: Iterable[str]) -> list[Artifact]:
+        """The artifacts with these external ids."""
+        where = s.artifact.c.external_id.in_(bindparam("x", expanding=True))
+        return self._get(nodes.ARTIFACT, "by_external_ids", where, {"x": list(external_ids)})
+
+    def get_executions_by_external_ids(self, external_ids: Iterable[str]) -> list[Execution]:
+        """The executions with these external ids."""
+        where = s.execution.c.external_id.in_(bindparam("x", expanding=True))
+        return self._get(nodes.EXECUTION, "by_external_ids", where, {"x": list(external_ids)})
+
+    def get_contexts_by_external_ids(self, external_ids: Iterable[str]) -> list[Context]:
+        """The contexts with these external ids."""
+        where = s.context.c.external_id.in_(bindparam("x", expanding=True))
+        return self._get(nodes.CONTEXT, "by_external_ids", where, {"x": list(external_ids)})
+
+    def get_artifacts_by_context(self, context_id: int) -> list[Artifact]:
+        """The artifacts attributed to a context, by id."""
+        return self._get_linked(nodes.ARTIFACT, s.attribution, "context_id", "artifact_id", context_id)
+
+    def get_executions_by_context(self, context_id: int) -> list[Execution]:
+        """The executions associated with a context, by id."""
+        return self._get_linked(nodes.EXECUTION, s.association, "context_id", "execution_id", context_id)
+
+    def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
+        """The contexts an artifact is attributed to, by id."""
+        return self._get_linked(nodes.CONTEXT, s.attribution, "artifact_id", "context_id", artifact_id)
+
+    def get_contexts_by_execution(self, execution_id: int) -> list[Context]:
+        """The contexts an execution is associated with, by id."""
+        return self._get_linked(nodes.CONTEXT, s.association, "execution_id", "context_id", execution_id)
+
+    def get_parent_contexts_by_context(self, context_id: int) -> list[Context]:
+        """The direct parents of a context."""
+        return self._get_linked(nodes.CONTEXT, s.parent_context, "context_id", "parent_context_id", context_id)
+
+    def get_children_contexts_by_context(self, context_id: int) -> list[Context]:
+        """The direct children of a context."""
+        return self._get_linked(nodes.CONTEXT, s.parent_context, "parent_context_id", "context_id", context_id)
+
+    # --- edges ---
+
+    def put_events(self, events: Sequence[Event]) -> None:
+        """Record events; their artifacts and executions must exist.
+
+        Raises:
+            NotFoundError: an artifact or execution id that does not exist.
+            AlreadyExistsError: the same (artifact, execution, type) recorded before.
+        """
+        batch = _listed(events, Event, "put_events")
+        self._write(lambda tx: edges.put_events(tx, batch, _now()), "put_events")
+
+    def get_events_by_execution_ids(self, execution_ids: Iterable[int]) -> list[Event]:
+        """The events of these executions, in the order they were recorded."""
+        ids = list(execution_ids)
+        return self._read(lambda tx: edges.get_events(tx, "execution_id", ids), "get events")
+
+    def get_events_by_artifact_ids(self, artifact_ids: Iterable[int]) -> list[Event]:
+        """The events of these artifacts, in the order they were recorded."""
+        ids = list(artifact_ids)
+        return self._read(lambda tx: edges.get_events(tx, "artifact_id", ids), "get events")
+
+    def put_attributions_and_associations(
+        self, attributions: Sequence[Attribution], associations: Sequence[Association]
+    ) -> None:
+        """Link artifacts and executions to contexts; links that exist are left as they are."""
+        a = _listed(attributions, Attribution, "put_attributions_and_associations")
+        b = _listed(associations, Association, "put_attributions_and_associations")
+        self._write(lambda tx: edges.link(tx, a, b), "put_attributions_and_associations")
+
+    def put_parent_contexts(self, parent_contexts: Sequence[ParentContext]) -> None:
+        """Make contexts children of others. A duplicate link or a cycle is refused."""
+        links = _listed(parent_contexts, ParentContext, "put_parent_contexts")
+        self._write(lambda tx: edges.put_parent_contexts(tx, links), "put_parent_contexts")
+
+    def put_execution(
+        self,
+        execution: Execution,
+        artifact_and_events: Sequence[tuple[Artifact, Event | None]] = (),
+        contexts: Sequence[Context] = (),
+        *,
+        reuse_existing_contexts: bool = True,
+    ) -> tuple[int, list[int], list[int]]:
+        """Record one execution with its artifacts, events and contexts, atomically.
+
+        Artifacts and contexts without an id are inserted, those with one
+        updated. Each event gets the ids of its artifact and of the execution.
+        Every artifact is attributed to, and the execution associated with,
+        every context. A context whose type and name exist is reused unless
+        ``reuse_existing_contexts=False``.
+
+        Returns:
+            (execution id, artifact ids in input order, context ids in input order)
+        """
+        if not isinstance(execution, Execution):
+            raise InvalidArgumentError(f"expected Execution, got {type(execution).__name__}")
+        pairs = _listed(artifact_and_events, tuple, "put_execution") if artifact_and_events else []
+        for pair in pairs:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Artifact)):
+                raise InvalidArgumentError("artifact_and_events holds (Artifact, Event or None) pairs")
+            if pair[1] is not None:
+                edges.check_event(pair[1])
+        ctxs = _listed(contexts, Context, "put_execution") if contexts else []
+
+        def write(tx: Tx) -> tuple[int, list[int], list[int]]:
+            now = _now()
+            (execution_id,) = nodes.put(tx, self._types, nodes.EXECUTION, [execution], now)
+            artifact_ids = nodes.put(tx, self._types, nodes.ARTIFACT, [a for a, _ in pairs], now)
+            events = [
+                Event(aid, execution_id, e.type, list(e.path), e.milliseconds_since_epoch)
+                for aid, (_, e) in zip(artifact_ids, pairs, strict=True)
+                if e is not None
+            ]
+            if events:
+                edges.put_events(tx, events, now)
+            context_ids = nodes.put(tx, self._types, nodes.CONTEXT, ctxs, now, reuse_existing=reuse_existing_contexts)
+            if context_ids:
+                edges.link(
+                    tx,
+                    [Attribution(a, c) for c in context_ids for a in dict.fromkeys(artifact_ids)],
+                    [Association(execution_id, c) for c in context_ids],
+                )
+            return execution_id, artifact_ids, context_ids
+
+        return self._write(write, "put_execution")
+
+    # --- deletes ---
+
+    def delete_artifacts(self, artifact_ids: Iterable[int]) -> None:
+        """Delete artifacts with their properties, events and attributions.
+
+        Lineage through them is lost: executions that read or wrote them stay.
+        Raises NotFoundError, deleting nothing, if any id does not exist.
+        """
+        ids = list(artifact_ids)
+        self._write(lambda tx: edges.delete_nodes(tx, nodes.ARTIFACT, ids), "delete_artifacts")
+
+    def delete_executions(self, execution_ids: Iterable[int]) -> None:
+        """Delete executions with their properties, events and associations."""
+        ids = list(execution_ids)
+        self._write(lambda tx: edges.delete_nodes(tx, nodes.EXECUTION, ids), "delete_executions")
+
+    def delete_contexts(self, context_ids: Iterable[int]) -> None:
+        """Delete contexts with their properties, links and parent/child links.
+
+        The artifacts and executions in them stay.
+        """
+        ids = list(context_ids)
+        self._write(lambda tx: edges.delete_nodes(tx, nodes.CONTEXT, ids), "delete_contexts")
+
+
+def connect(url: str | None = None) -> Store:
+    """Open the metadata store at *url*, creating MLMD's schema if the database is empty.
+
+    *url* is, in order of precedence, the argument, the ``TRACKER_URL``
+    environment variable, or the SQLite file ``./.tracker/mlmd.sqlite``:
+
+    - ``"runs/mlmd.sqlite"`` or ``"sqlite:///runs/mlmd.sqlite"``: a SQLite file
+      (``"sqlite://"`` is an in-memory database, gone when the store closes);
+    - ``"postgresql://user:password@host:5432/db"``: PostgreSQL through psycopg 3
+      (``pip install 'mlmd-tracker[postgresql]'``);
+    - ``"mysql://user:password@host:3306/db"``: MySQL or MariaDB through PyMySQL
+      (``pip install 'mlmd-tracker[mysql]'``).
+
+    Raises:
+        ConfigurationError: the URL or its driver cannot be used.
+        SchemaError: the database holds other tables, or another MLMD schema version.
+    """
+    return Store(url)
