@@ -44,7 +44,7 @@ def resolve_url(url: str | None) -> URL:
         return URL.create("sqlite", database=str(path.absolute()))
     try:
         parsed = make_url(text)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise ConfigurationError(f"cannot parse store URL {_redact(text)!r}: {exc}") from None
     scheme = parsed.drivername
     if "+" not in scheme:
@@ -62,7 +62,7 @@ def resolve_url(url: str | None) -> URL:
 def _redact(text: str) -> str:
     try:
         return make_url(text).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparsable URL>"
 
 
@@ -124,7 +124,9 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _drop_inherited_pools() -> None:
-    """A forked child must not reuse its parent's connections."""
+    """A forked child must not reuse its parent's connections (nor a lock held at fork time)."""
+    global _lock
+    _lock = threading.Lock()
     for engine, _ in list(_ENGINES.values()):
         engine.dispose(close=False)
 
