@@ -34,8 +34,11 @@ def check_event(event: Event) -> None:
             raise InvalidArgumentError(f"event path step {step!r} is neither a key (str) nor an index (int)")
 
 
-def put_events(tx: Tx, events: Sequence[Event], now: int) -> None:
-    """Insert events and their paths; their artifacts and executions must exist."""
+def put_events(tx: Tx, events: Sequence[Event], now: int, *, verify: bool = True) -> None:
+    """Insert events and their paths; their artifacts and executions must exist.
+
+    ``verify=False`` skips the existence check, for callers that just wrote those nodes.
+    """
     seen: set[tuple[int, int, int]] = set()
     for event in events:
         check_event(event)
@@ -46,8 +49,9 @@ def put_events(tx: Tx, events: Sequence[Event], now: int) -> None:
                 f"{key[1]} is given twice; an event is unique per artifact, execution and type"
             )
         seen.add(key)
-    require(tx, ARTIFACT, {e.artifact_id for e in events})
-    require(tx, EXECUTION, {e.execution_id for e in events})
+    if verify:
+        require(tx, ARTIFACT, {e.artifact_id for e in events})
+        require(tx, EXECUTION, {e.execution_id for e in events})
     stmt = tx.backend.prepared("insert_event", lambda: insert_into(tx.backend, s.event))
     ids = tx.insert_all(
         stmt,
@@ -113,14 +117,20 @@ def _insert_ignoring_duplicates(tx: Tx, table: Table) -> Any:
     return insert(table).values(values).prefix_with("OR IGNORE" if name == "sqlite" else "IGNORE")
 
 
-def link(tx: Tx, attributions: Sequence[Attribution], associations: Sequence[Association]) -> None:
-    """Attribute artifacts and associate executions to contexts; existing links are kept."""
+def link(
+    tx: Tx, attributions: Sequence[Attribution], associations: Sequence[Association], *, verify: bool = True
+) -> None:
+    """Attribute artifacts and associate executions to contexts; existing links are kept.
+
+    ``verify=False`` skips the existence checks, for callers that just wrote those nodes.
+    """
     for edge, cls in [(a, Attribution) for a in attributions] + [(a, Association) for a in associations]:
         if not isinstance(edge, cls):
             raise InvalidArgumentError(f"expected {cls.__name__}, got {type(edge).__name__}")
-    require(tx, CONTEXT, {a.context_id for a in attributions} | {a.context_id for a in associations})
-    require(tx, ARTIFACT, {a.artifact_id for a in attributions})
-    require(tx, EXECUTION, {a.execution_id for a in associations})
+    if verify:
+        require(tx, CONTEXT, {a.context_id for a in attributions} | {a.context_id for a in associations})
+        require(tx, ARTIFACT, {a.artifact_id for a in attributions})
+        require(tx, EXECUTION, {a.execution_id for a in associations})
     for table, rows in (
         (s.attribution, [{"context_id": a.context_id, "artifact_id": a.artifact_id} for a in attributions]),
         (s.association, [{"context_id": a.context_id, "execution_id": a.execution_id} for a in associations]),

@@ -423,13 +423,14 @@ class Store:
                 if e is not None
             ]
             if events:
-                edges.put_events(tx, events, now)
+                edges.put_events(tx, events, now, verify=False)  # the nodes were just written
             context_ids = nodes.put(tx, self._types, nodes.CONTEXT, ctxs, now, reuse_existing=reuse_existing_contexts)
             if context_ids:
                 edges.link(
                     tx,
                     [Attribution(a, c) for c in context_ids for a in dict.fromkeys(artifact_ids)],
                     [Association(execution_id, c) for c in context_ids],
+                    verify=False,
                 )
             return execution_id, artifact_ids, context_ids
 
