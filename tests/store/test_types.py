@@ -86,7 +86,7 @@ def test_base_types(store: tracker.Store) -> None:
     data = store.put_artifact_type(ArtifactType("Rows"))
     assert store.put_artifact_type(ArtifactType("Rows", base_type=ArtifactBaseType.DATASET)) == data
     assert store.get_artifact_type("Rows").base_type is ArtifactBaseType.DATASET
-    with pytest.raises(TypeConflictError, match="mlmd.Dataset"):
+    with pytest.raises(TypeConflictError, match=r"mlmd\.Dataset"):
         store.put_artifact_type(ArtifactType("Rows", base_type=ArtifactBaseType.MODEL))
     assert store.get_execution_types_by_id([train])[0].base_type is ExecutionBaseType.TRAIN
 

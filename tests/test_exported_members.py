@@ -1,0 +1,46 @@
+"""The public face: what `tracker` and its layers export, and the error hierarchy."""
+
+from __future__ import annotations
+
+import inspect
+
+import tracker
+import tracker.errors
+import tracker.store
+
+
+def _public(module: object) -> set[str]:
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and (inspect.isclass(value) or inspect.isfunction(value) or inspect.ismodule(value))
+        and getattr(value, "__module__", getattr(value, "__name__", "")).startswith("tracker")
+    }  # fmt: skip
+
+
+def test_tracker_all_lists_every_public_name() -> None:
+    """tracker.__all__ is sorted and names exactly what the package exposes."""
+    assert tracker.__all__ == sorted(tracker.__all__)
+    assert set(tracker.__all__) == _public(tracker) - {"store"}  # a layer, reached as tracker.store
+
+
+def test_store_all_lists_every_public_name() -> None:
+    """tracker.store.__all__ names the entities, Store and connect."""
+    assert tracker.store.__all__ == sorted(tracker.store.__all__)
+    assert set(tracker.store.__all__) == _public(tracker.store) - {"entities", "schema", "store"}
+
+
+def test_every_error_is_a_tracker_error_and_documented() -> None:
+    """Each class in tracker.errors derives from TrackerError and appears in the module's hierarchy."""
+    classes = [v for v in vars(tracker.errors).values() if inspect.isclass(v) and issubclass(v, Exception)]
+    assert {c.__name__ for c in classes} == set(tracker.errors.__all__)
+    for cls in classes:
+        assert issubclass(cls, tracker.errors.TrackerError)
+        assert cls.__name__ in (tracker.errors.__doc__ or "")
+        assert cls.__doc__
+
+
+def test_lookup_and_value_errors_keep_their_builtin_parents() -> None:
+    """NotFoundError is a LookupError and InvalidArgumentError a ValueError, for generic handlers."""
+    assert issubclass(tracker.errors.NotFoundError, LookupError)
+    assert issubclass(tracker.errors.PropertyError, ValueError)
