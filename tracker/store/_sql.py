@@ -8,6 +8,7 @@ connection. :class:`Tx` is one transaction on such a connection.
 
 from __future__ import annotations
 
+import operator
 import random
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -33,16 +34,19 @@ MAX_ATTEMPTS = 12
 class Prepared:
     """One statement compiled for one dialect."""
 
-    __slots__ = ("_compiled", "_literals", "expanding", "names", "sql")
+    __slots__ = ("_compiled", "_literals", "_pick", "expanding", "sql")
 
     def __init__(self, statement: ClauseElement, engine: Engine) -> None:
         compiled: Any = statement.compile(dialect=engine.dialect)  # a SQLCompiler
         self._compiled = compiled
         self.sql = compiled.string
         # positional dialects (qmark, format) take a tuple in positiontup order
-        self.names: tuple[str, ...] | None = (
-            tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        )
+        names = tuple(compiled.positiontup or ()) if compiled.positional else ()
+        self._pick: Callable[[Mapping[str, Any]], Any] | None = None
+        if len(names) == 1:
+            self._pick = lambda params, name=names[0]: (params[name],)
+        elif names:
+            self._pick = operator.itemgetter(*names)
         self.expanding = any(b.expanding for b in compiled.binds.values())
         # literals in the statement (``id > 0``) became bound parameters with a value
         self._literals = {
@@ -58,8 +62,8 @@ class Prepared:
             return state.statement, state.parameters
         if self._literals:
             params = {**self._literals, **params}
-        if self.names is not None:
-            return self.sql, tuple(params[name] for name in self.names)
+        if self._pick is not None:
+            return self.sql, self._pick(params)
         return self.sql, params
 
 
