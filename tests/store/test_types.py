@@ -92,12 +92,12 @@ def test_base_types(store: tracker.Store) -> None:
 
 
 def test_listing_types(store: tracker.Store) -> None:
-    """get_*_types lists user types of that kind by id; the seeded mlmd.* types stay hidden."""
+    """get_*_types lists user types by id; the seeded mlmd.* types are left out but found by name, as in MLMD."""
     ids = [store.put_context_type(ContextType(name)) for name in ("B", "A")]
     assert [t.id for t in store.get_context_types()] == ids
     assert store.get_execution_types() == []
-    with pytest.raises(NotFoundError):
-        store.get_artifact_type("mlmd.Dataset")
+    assert store.get_artifact_type("mlmd.Dataset") == ArtifactType("mlmd.Dataset", id=1)
+    assert store.get_execution_types_by_id([5]) == [ExecutionType("mlmd.Train", id=5)]
 
 
 def test_an_unknown_type_is_not_found(store: tracker.Store) -> None:

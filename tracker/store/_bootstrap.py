@@ -41,6 +41,10 @@ def ensure_schema(backend: Backend, where: str) -> None:
         finally:
             if backend.name == "mysql":
                 cursor.execute(f"SELECT RELEASE_LOCK('{_MYSQL_LOCK}')")
+        if backend.name == "sqlite":
+            # Only now that the file is known to be a store: WAL is saved in the file, and
+            # lets readers and one writer work at once. (A no-op for in-memory databases.)
+            cursor.execute("PRAGMA journal_mode=WAL")
     except BaseException:
         conn.rollback()
         raise

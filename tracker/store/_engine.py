@@ -117,10 +117,8 @@ def _create(url: URL) -> Engine:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # persistent; readers and one writer coexist
-    cursor.execute("PRAGMA synchronous=NORMAL")  # per connection; safe from corruption in WAL
-    cursor.close()
+    # per connection; safe from corruption in WAL mode, which the schema check turns on
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _drop_inherited_pools() -> None:

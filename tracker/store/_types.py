@@ -191,7 +191,7 @@ class TypeRegistry:
 
     def by_name(self, tx: Tx, kind: TypeKind, name: str, version: str | None) -> StoredType:
         found = self._find(tx, kind, name, version or None)
-        if found is None or found.name in _SYSTEM_NAMES:
+        if found is None:
             shown = f"{name!r}" + (f" version {version!r}" if version else "")
             raise NotFoundError(
                 f"no {_kind_word(kind)} type {shown}; register it first with "
@@ -200,7 +200,7 @@ class TypeRegistry:
         return found
 
     def all(self, tx: Tx, kind: TypeKind) -> list[StoredType]:
-        """Every user type of *kind* (MLMD hides the seeded ``mlmd.*`` types too)."""
+        """Every type of *kind* but the seeded ``mlmd.*`` ones, which MLMD lists only by name or id."""
         found = self._load(tx, s.type_.c.type_kind == bindparam("v"), ("types_of_kind",), {"v": int(kind)})
         return [t for t in found if t.name not in _SYSTEM_NAMES]
 
