@@ -8,7 +8,10 @@ processes racing to create the same type and context all get the one row.
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import threading
 import traceback
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +29,7 @@ from tracker import (
     ExecutionType,
     PropertyType,
 )
+from tracker.errors import ConcurrencyError
 
 PROCESSES = 16
 CALLS = 300
@@ -124,3 +128,37 @@ def test_racing_opens_of_an_empty_database_create_the_schema_once(store_url: str
     assert [e for e in _run_all(_open_empty, store_url) if e] == []
     rows = table_contents(store_url)
     assert rows["MLMDEnv"] == [(10,)] and len(rows["Type"]) == 9
+
+
+def _hold_write_lock(path: str, seconds: float) -> sqlite3.Connection:
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    if seconds:
+        threading.Timer(seconds, holder.rollback).start()
+    return holder
+
+
+def test_a_writer_that_cannot_get_the_lock_gives_up_cleanly(tmp_path: Path) -> None:
+    """A write lock held by another process past every retry: ConcurrencyError, and nothing written."""
+    path = str(tmp_path / "locked.sqlite")
+    with tracker.connect(f"sqlite:///{path}?timeout=0.01") as store:
+        store.put_context_type(ContextType("Run"))
+        holder = _hold_write_lock(path, 0)
+        try:
+            with pytest.raises(
+                ConcurrencyError, match=r"put_contexts kept conflicting .*\(12 attempts\): database is locked"
+            ):
+                store.put_contexts([Context(type="Run", name="r")])
+        finally:
+            holder.rollback()
+        assert store.get_contexts() == []
+
+
+def test_a_writer_waits_out_a_short_lock(tmp_path: Path) -> None:
+    """A lock released while the writer retries: the write goes through once, without an error."""
+    path = str(tmp_path / "locked.sqlite")
+    with tracker.connect(f"sqlite:///{path}?timeout=0.01") as store:
+        store.put_context_type(ContextType("Run"))
+        _hold_write_lock(path, 0.2)
+        assert store.put_contexts([Context(type="Run", name="r")]) == [1]
+        assert [c.name for c in store.get_contexts()] == ["r"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 from databases import table_contents
 
@@ -195,3 +198,39 @@ def test_a_property_added_by_another_store_is_seen(typed: tracker.Store, store_u
         other.put_artifact_type(ArtifactType("DataSet", {"late": PropertyType.INT}))
     (aid,) = typed.put_artifacts([Artifact(type="DataSet", properties={"late": 1})])
     assert typed.get_artifacts_by_id([aid])[0].properties == {"late": 1}
+
+
+def test_backend_limits_of_mlmd_schema_raise_typed_errors(typed: tracker.Store, store_url: str) -> None:
+    """Values past a limit of MLMD's schema on a backend raise InvalidArgumentError and write nothing.
+
+    PostgreSQL indexes uri and string_value with btrees (about 2.7 kB of incompressible text at most);
+    MySQL's uri is a TEXT column (64 kB). SQLite takes both.
+    """
+    rng = random.Random(7)
+    huge = "".join(rng.choice(string.ascii_letters) for _ in range(100_000))
+    before = table_contents(store_url)
+    for artifact, refused_on in [(Artifact(type="DataSet", uri=huge), {"postgresql", "mysql"}),
+                                 (Artifact(type="DataSet", properties={"s": huge}), {"postgresql"})]:  # fmt: skip
+        if typed.backend in refused_on:
+            with pytest.raises(InvalidArgumentError, match="the database refused a value"):
+                typed.put_artifacts([artifact])
+            assert table_contents(store_url) == before
+        else:
+            (aid,) = typed.put_artifacts([artifact])
+            (found,) = typed.get_artifacts_by_id([aid])
+            assert (found.uri, found.properties) == (artifact.uri, artifact.properties)
+
+
+@pytest.mark.parametrize("kind", ["execution", "context"])
+def test_listings_and_lookups_of_every_kind(typed: tracker.Store, kind: str) -> None:
+    """Listing, by type, by external id and by type id work for executions and contexts as for artifacts."""
+    make = {"execution": Execution, "context": Context}[kind]
+    type_name = {"execution": "Trainer", "context": "Run"}[kind]
+    ids = getattr(typed, f"put_{kind}s")([make(type=type_name, name=f"n{i}", external_id=f"x{i}") for i in range(3)])
+    assert [n.id for n in getattr(typed, f"get_{kind}s")()] == ids
+    assert [n.id for n in getattr(typed, f"get_{kind}s_by_type")(type_name)] == ids
+    assert [n.id for n in getattr(typed, f"get_{kind}s_by_external_ids")(["x2", "x0"])] == [ids[0], ids[2]]
+    type_ = getattr(typed, f"get_{kind}_type")(type_name)
+    type_.external_id = None
+    assert getattr(typed, f"get_{kind}_types_by_id")([type_.id]) == [type_]
+    assert getattr(typed, f"get_{kind}_types_by_external_ids")(["none"]) == []

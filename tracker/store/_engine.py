@@ -93,8 +93,12 @@ def _create(url: URL) -> Engine:
     backend = url.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        # isolation_level=None: tracker issues BEGIN IMMEDIATE / COMMIT itself.
-        kwargs["connect_args"] = {"timeout": 60.0, "isolation_level": None, "check_same_thread": False}
+        # isolation_level=None: tracker issues BEGIN IMMEDIATE / COMMIT itself. A writer waits up
+        # to `timeout` seconds (?timeout= in the URL, default 60) for the write lock.
+        args: dict[str, Any] = {"isolation_level": None, "check_same_thread": False}
+        if "timeout" not in url.query:
+            args["timeout"] = 60.0
+        kwargs["connect_args"] = args
         if url.database in (None, "", ":memory:"):
             kwargs["poolclass"] = StaticPool  # every checkout must see the same memory database
     elif backend == "mysql":

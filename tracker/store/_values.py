@@ -97,19 +97,25 @@ def decode(row: Mapping[str, Any], flavor: Flavor) -> PropertyValue:
         return int(row["int_value"])
     if row["double_value"] is not None:
         return float(row["double_value"])
-    if row["string_value"] is not None:
-        text: str = row["string_value"]
-        if text.startswith(STRUCT_PREFIX):
-            return _read_struct(base64.b64decode(text[len(STRUCT_PREFIX) :]))
-        return text
-    if row["proto_value"] is not None:
-        raw = row["proto_value"]
-        raw = raw.encode() if isinstance(raw, str) else bytes(raw)
-        fields = dict(_read_fields(base64.b64decode(raw) if flavor.proto_base64 else raw))
-        url = fields.get(1, b"")
-        payload = fields.get(2, b"")
-        assert isinstance(url, bytes) and isinstance(payload, bytes)
-        return ProtoValue(url.decode(), payload)
+    try:
+        if row["string_value"] is not None:
+            text: str = row["string_value"]
+            if text.startswith(STRUCT_PREFIX):
+                return _read_struct(base64.b64decode(text[len(STRUCT_PREFIX) :], validate=True))
+            return text
+        if row["proto_value"] is not None:
+            raw = row["proto_value"]
+            raw = raw.encode() if isinstance(raw, str) else bytes(raw)
+            fields = dict(_read_fields(base64.b64decode(raw, validate=True) if flavor.proto_base64 else raw))
+            url, payload = fields.get(1, b""), fields.get(2, b"")
+            if not (isinstance(url, bytes) and isinstance(payload, bytes)):
+                raise ValueError("type_url and value must be length-delimited")
+            return ProtoValue(url.decode(), payload)
+    except (ValueError, IndexError, _struct.error) as exc:  # binascii.Error and UnicodeError are ValueErrors
+        raise InvalidArgumentError(
+            f"the stored value of property {row['name']!r} is not a valid MLMD struct or proto ({exc}); "
+            "the row was damaged outside tracker"
+        ) from None
     if row["bool_value"] is not None:
         return bool(row["bool_value"])
     raise InvalidArgumentError(f"property {row['name']!r} has no value in any column")
@@ -205,6 +211,8 @@ def _read_fields(data: bytes) -> list[tuple[int, bytes | int | float]]:
             pos += 8
         elif wire == 2:
             size, pos = _read_varint(data, pos)
+            if pos + size > len(data):
+                raise ValueError("a length-delimited field runs past the end")
             out.append((number, data[pos : pos + size]))
             pos += size
         elif wire == 5:
