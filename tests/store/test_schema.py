@@ -47,13 +47,20 @@ def _bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _execute(path: Path, *statements: str) -> None:
+    """Run SQL on the file behind tracker's back (to damage or alter a store)."""
+    conn = sqlite3.connect(path)
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+    conn.close()
+
+
 @pytest.mark.parametrize(("version", "words"), [(11, "newer"), (9, "older")])
 def test_another_schema_version_is_refused_untouched(tmp_path: Path, version: int, words: str) -> None:
     """A database of another MLMD schema version raises SchemaVersionError; its file is unchanged."""
     path = _sqlite_store(tmp_path / "store.sqlite")
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE MLMDEnv SET schema_version = ?", (version,))
-    conn.close()
+    _execute(path, f"UPDATE MLMDEnv SET schema_version = {version}")
     before = _bytes(path)
     with pytest.raises(SchemaVersionError, match=rf"version {version}, {words}"):
         tracker.connect(str(path))
@@ -78,9 +85,7 @@ def test_a_database_of_other_tables_is_refused_untouched(store_url: str) -> None
 def test_a_damaged_store_is_refused(tmp_path: Path) -> None:
     """An MLMD store that lost a table is refused with a SchemaError naming it."""
     path = _sqlite_store(tmp_path / "store.sqlite")
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE EventPath")
-    conn.close()
+    _execute(path, "DROP TABLE EventPath")
     with pytest.raises(SchemaError, match="EventPath"):
         tracker.connect(str(path))
 
@@ -88,10 +93,7 @@ def test_a_damaged_store_is_refused(tmp_path: Path) -> None:
 def test_an_interrupted_creation_is_completed(tmp_path: Path) -> None:
     """Tables present but MLMDEnv and Type empty (a creator died mid-way): the next open finishes the job."""
     path = _sqlite_store(tmp_path / "store.sqlite")
-    with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM MLMDEnv")
-        conn.execute("DELETE FROM Type")
-    conn.close()
+    _execute(path, "DELETE FROM MLMDEnv", "DELETE FROM Type")
     tracker.connect(str(path)).close()
     contents = table_contents(str(path))
     assert contents["MLMDEnv"] == [(10,)] and len(contents["Type"]) == 9
@@ -100,9 +102,7 @@ def test_an_interrupted_creation_is_completed(tmp_path: Path) -> None:
 def test_an_empty_mlmdenv_beside_data_is_refused(tmp_path: Path) -> None:
     """MLMDEnv empty but types present is damage, not an interrupted creation: refused."""
     path = _sqlite_store(tmp_path / "store.sqlite")
-    with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM MLMDEnv")
-    conn.close()
+    _execute(path, "DELETE FROM MLMDEnv")
     with pytest.raises(SchemaError, match="0 schema versions"):
         tracker.connect(str(path))
 
