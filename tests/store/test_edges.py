@@ -192,3 +192,35 @@ def test_deleting_a_missing_id_deletes_nothing(typed: tracker.Store, store_url: 
     with pytest.raises(NotFoundError, match="no artifact with id 424242"):
         typed.delete_artifacts([*ids, 424242])
     assert table_contents(store_url) == before
+
+
+def test_put_execution_links_stored_nodes_by_id(typed: tracker.Store, store_url: str) -> None:
+    """Plain ints name stored artifacts and contexts to link without rewriting them; unknown ids raise."""
+    (a,) = typed.put_artifacts([Artifact(type="DataSet", properties={"day": 3})])
+    (c,) = typed.put_contexts([Context(type="Run", name="r", custom_properties={"status": "running"})])
+    eid, ids, ctx_ids = typed.put_execution(Execution(type="Trainer"), [(a, Event(type=EventType.INPUT))], [c])
+    assert (ids, ctx_ids) == ([a], [c])
+    assert typed.get_artifacts_by_id([a])[0].properties == {"day": 3}
+    assert typed.get_contexts_by_id([c])[0].custom_properties == {"status": "running"}
+    assert [x.id for x in typed.get_executions_by_context(c)] == [eid]
+    before = table_contents(store_url)
+    with pytest.raises(NotFoundError, match="no artifact with id 777"):
+        typed.put_execution(Execution(type="Trainer"), [(777, Event(type=EventType.INPUT))], [c])
+    with pytest.raises(NotFoundError, match="no context with id 888"):
+        typed.put_execution(Execution(type="Trainer"), [], [888])
+    assert table_contents(store_url) == before
+
+
+def test_put_execution_reuses_artifacts_by_external_id(typed: tracker.Store) -> None:
+    """With reuse_artifacts_by_external_id, a new artifact whose external id exists resolves to it."""
+    _, (first,), _ = typed.put_execution(
+        Execution(type="Trainer"), [(Artifact(type="DataSet", external_id="sha:1"), Event(type=EventType.OUTPUT))]
+    )
+    _, (again,), _ = typed.put_execution(
+        Execution(type="Trainer"),
+        [(Artifact(type="DataSet", external_id="sha:1"), Event(type=EventType.INPUT))],
+        reuse_artifacts_by_external_id=True,
+    )
+    assert again == first
+    with pytest.raises(AlreadyExistsError):
+        typed.put_execution(Execution(type="Trainer"), [(Artifact(type="DataSet", external_id="sha:1"), None)])

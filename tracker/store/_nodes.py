@@ -70,8 +70,9 @@ def put(
 ) -> list[int]:
     """Insert nodes without an id, update nodes with one; return ids in input order.
 
-    With *reuse_existing*, a new context whose (type, name) exists already
-    resolves to the existing one, unchanged (get-or-create).
+    With *reuse_existing*, a new node that exists already resolves to the
+    existing one, unchanged (get-or-create): a context by its type and name,
+    an artifact or execution by its external id.
     """
     ids: list[int] = []
     prop_rows: list[dict[str, Any]] = []
@@ -176,14 +177,20 @@ def _insert(tx: Tx, kind: NodeKind, row: dict[str, Any], reuse_existing: bool) -
 
 
 def _reuse(tx: Tx, kind: NodeKind, row: dict[str, Any]) -> int | None:
-    if row["name"] is None:
-        return None
     t = kind.table
-    stmt = tx.backend.prepared(
-        ("id_by_type_name", kind.word),
-        lambda: select(t.c.id).where(t.c.type_id == bindparam("type_id"), t.c.name == bindparam("name")),
-    )
-    found = tx.rows(stmt, {"type_id": row["type_id"], "name": row["name"]})
+    if kind is CONTEXT:
+        stmt = tx.backend.prepared(
+            ("id_by_type_name", kind.word),
+            lambda: select(t.c.id).where(t.c.type_id == bindparam("type_id"), t.c.name == bindparam("name")),
+        )
+        found = tx.rows(stmt, {"type_id": row["type_id"], "name": row["name"]})
+    elif row["external_id"] is not None:
+        stmt = tx.backend.prepared(
+            ("id_by_external_id", kind.word), lambda: select(t.c.id).where(t.c.external_id == bindparam("x"))
+        )
+        found = tx.rows(stmt, {"x": row["external_id"]})
+    else:
+        return None
     return int(found[0][0]) if found else None
 
 

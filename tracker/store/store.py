@@ -46,7 +46,7 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _listed(records: Any, cls: type, method: str) -> list[Any]:
+def _listed(records: Any, cls: type | tuple[type, ...], method: str) -> list[Any]:
     if isinstance(records, (cls, str, bytes)) or not isinstance(records, Iterable):
         raise InvalidArgumentError(f"{method} takes a list; wrap a single record: {method}([record])")
     return list(records)
@@ -387,44 +387,52 @@ class Store:
     def put_execution(
         self,
         execution: Execution,
-        artifact_and_events: Sequence[tuple[Artifact, Event | None]] = (),
-        contexts: Sequence[Context] = (),
+        artifact_and_events: Sequence[tuple[Artifact | int, Event | None]] = (),
+        contexts: Sequence[Context | int] = (),
         *,
         reuse_existing_contexts: bool = True,
+        reuse_artifacts_by_external_id: bool = False,
     ) -> tuple[int, list[int], list[int]]:
         """Record one execution with its artifacts, events and contexts, atomically.
 
         Artifacts and contexts without an id are inserted, those with one
-        updated. Each event gets the ids of its artifact and of the execution.
-        Every artifact is attributed to, and the execution associated with,
-        every context. A context whose type and name exist is reused unless
-        ``reuse_existing_contexts=False``.
+        updated; a plain ``int`` in their place names a stored one to link,
+        unchanged. Each event gets the ids of its artifact and of the
+        execution. Every artifact is attributed to, and the execution
+        associated with, every context. A new context whose type and name
+        exist is reused unless ``reuse_existing_contexts=False``; with
+        ``reuse_artifacts_by_external_id=True``, so is a new artifact whose
+        external id exists.
 
         Returns:
             (execution id, artifact ids in input order, context ids in input order)
+
+        Raises:
+            NotFoundError: an id, given as a record's ``id`` or as an ``int``, that does not exist.
         """
         if not isinstance(execution, Execution):
             raise InvalidArgumentError(f"expected Execution, got {type(execution).__name__}")
         pairs = _listed(artifact_and_events, tuple, "put_execution") if artifact_and_events else []
         for pair in pairs:
-            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Artifact)):
-                raise InvalidArgumentError("artifact_and_events holds (Artifact, Event or None) pairs")
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], (Artifact, int))):
+                raise InvalidArgumentError("artifact_and_events holds (Artifact or artifact id, Event or None) pairs")
             if pair[1] is not None:
                 edges.check_event(pair[1])
-        ctxs = _listed(contexts, Context, "put_execution") if contexts else []
+        ctxs = _listed(contexts, (Context, int), "put_execution") if contexts else []
 
         def write(tx: Tx) -> tuple[int, list[int], list[int]]:
             now = _now()
             (execution_id,) = nodes.put(tx, self._types, nodes.EXECUTION, [execution], now)
-            artifact_ids = nodes.put(tx, self._types, nodes.ARTIFACT, [a for a, _ in pairs], now)
+            artifact_ids = self._put_or_link(tx, nodes.ARTIFACT, [a for a, _ in pairs], now,
+                                             reuse_artifacts_by_external_id)  # fmt: skip
             events = [
                 Event(aid, execution_id, e.type, list(e.path), e.milliseconds_since_epoch)
                 for aid, (_, e) in zip(artifact_ids, pairs, strict=True)
                 if e is not None
             ]
             if events:
-                edges.put_events(tx, events, now, verify=False)  # the nodes were just written
-            context_ids = nodes.put(tx, self._types, nodes.CONTEXT, ctxs, now, reuse_existing=reuse_existing_contexts)
+                edges.put_events(tx, events, now, verify=False)  # the nodes were just written or checked
+            context_ids = self._put_or_link(tx, nodes.CONTEXT, ctxs, now, reuse_existing_contexts)
             if context_ids:
                 edges.link(
                     tx,
@@ -435,6 +443,15 @@ class Store:
             return execution_id, artifact_ids, context_ids
 
         return self._write(write, "put_execution")
+
+    def _put_or_link(self, tx: Tx, kind: nodes.NodeKind, items: list[Any], now: int, reuse: bool) -> list[int]:
+        """Ids for records (written) and plain ints (checked to exist), in input order."""
+        records = [item for item in items if not isinstance(item, int)]
+        written = iter(nodes.put(tx, self._types, kind, records, now, reuse_existing=reuse))
+        linked = [int(item) for item in items if isinstance(item, int)]
+        if linked:
+            nodes.require(tx, kind, linked)
+        return [int(item) if isinstance(item, int) else next(written) for item in items]
 
     # --- deletes ---
 
