@@ -10,6 +10,19 @@ from tracker.errors import (
     NotFoundError,
     TrackerError,
 )
+from tracker.sdk import (
+    Run,
+    RunHandle,
+    attach,
+    configure,
+    current_run,
+    load,
+    log_metrics,
+    log_params,
+    register_artifact_type,
+    run,
+    step,
+)
 from tracker.store import (
     Artifact,
     ArtifactBaseType,
@@ -31,6 +44,7 @@ from tracker.store import (
     Store,
     connect,
 )
+from tracker.values import ValueStore
 
 __all__ = [
     "AlreadyExistsError",
@@ -52,8 +66,20 @@ __all__ = [
     "ParentContext",
     "PropertyType",
     "ProtoValue",
+    "Run",
+    "RunHandle",
     "Store",
     "TrackerError",
+    "ValueStore",
+    "attach",
+    "configure",
     "connect",
+    "current_run",
     "errors",
+    "load",
+    "log_metrics",
+    "log_params",
+    "register_artifact_type",
+    "run",
+    "step",
 ]

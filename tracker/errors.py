@@ -13,6 +13,11 @@ The hierarchy::
      |    +-- PropertyError        a property unknown to its type, or of the wrong kind
      |    +-- TypeConflictError    a type redeclared with a property of another kind
      +-- ConcurrencyError          a write that kept conflicting with other writers
+     +-- ValueStoreError           a stored value that cannot be written or read back
+     |    +-- ValueIntegrityError  a stored value whose bytes no longer match its fingerprint
+     +-- NoActiveRunError          a run-level call made outside any run or step
+
+    TrackerWarning                 tracking could not record something; the user's code went on
 
 Each message names the object at fault and says how to fix it. A store method
 that raises has written nothing: its transaction is rolled back.
@@ -30,8 +35,12 @@ __all__ = [
     "SchemaError",
     "SchemaVersionError",
     "StoreClosedError",
+    "NoActiveRunError",
     "TrackerError",
+    "TrackerWarning",
     "TypeConflictError",
+    "ValueIntegrityError",
+    "ValueStoreError",
 ]
 
 
@@ -77,3 +86,19 @@ class TypeConflictError(InvalidArgumentError):
 
 class ConcurrencyError(TrackerError):
     """A write kept conflicting with concurrent writers and was given up."""
+
+
+class ValueStoreError(TrackerError):
+    """A value could not be stored, or a stored value cannot be read back."""
+
+
+class ValueIntegrityError(ValueStoreError):
+    """A stored value's bytes do not match the fingerprint recorded for it; it was not loaded."""
+
+
+class NoActiveRunError(TrackerError):
+    """A call that needs a current step or run was made outside any."""
+
+
+class TrackerWarning(UserWarning):
+    """Tracking could not record something; the user's code ran and returned as usual."""

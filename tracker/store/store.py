@@ -64,6 +64,7 @@ class Store:
         sa_url = resolve_url(url)
         #: The store's URL, with any password hidden.
         self.url: str = sa_url.render_as_string(hide_password=True)
+        self._secret_url = sa_url.render_as_string(hide_password=False)  # to reopen it in a child process
         engine = acquire(sa_url)
         try:
             self._backend: Backend | None = Backend(engine)

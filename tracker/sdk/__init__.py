@@ -1,0 +1,22 @@
+"""The fluent layer: ``@step``, ``run``, ``log_*`` and ``load`` over an explicit Store."""
+
+from tracker.sdk._describe import register_artifact_type
+from tracker.sdk._state import configure
+from tracker.sdk.load import load
+from tracker.sdk.log import log_metrics, log_params
+from tracker.sdk.run import Run, RunHandle, attach, current_run, run
+from tracker.sdk.step import step
+
+__all__ = [
+    "Run",
+    "RunHandle",
+    "attach",
+    "configure",
+    "current_run",
+    "load",
+    "log_metrics",
+    "log_params",
+    "register_artifact_type",
+    "run",
+    "step",
+]

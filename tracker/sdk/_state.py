@@ -1,0 +1,126 @@
+"""Process-wide tracking state: the default store and value store, the error policy, caches."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+import weakref
+from collections import OrderedDict
+from typing import Any, Literal
+
+from tracker.errors import InvalidArgumentError, TrackerWarning
+from tracker.store import Store, connect
+from tracker.values import ValueStore
+
+OnError = Literal["warn", "raise"]
+
+_lock = threading.Lock()
+_store: Store | None = None
+_values: ValueStore | None = None
+_on_error: OnError = "warn"
+
+
+def configure(
+    *, store: Store | str | None = None, values: ValueStore | str | None = None, on_error: OnError | None = None
+) -> None:
+    """Set what steps and runs use by default.
+
+    *store*: a Store or a URL (default: ``tracker.connect()``, i.e. ``$TRACKER_URL`` or
+    ``./.tracker/mlmd.sqlite``). *values*: a ValueStore or a directory for stored values
+    (default ``$TRACKER_VALUES`` or ``./.tracker/values``). *on_error*: what a step does
+    when it cannot record: ``"warn"`` (default: a TrackerWarning, and the function's
+    result or exception reaches the caller unchanged) or ``"raise"`` (a TrackerError).
+    """
+    global _store, _values, _on_error
+    if on_error is not None and on_error not in ("warn", "raise"):
+        raise InvalidArgumentError(f"on_error must be 'warn' or 'raise', not {on_error!r}")
+    with _lock:
+        if store is not None:
+            _store = connect(store) if isinstance(store, str) else store
+        if values is not None:
+            _values = ValueStore(values) if isinstance(values, str) else values
+        if on_error is not None:
+            _on_error = on_error
+
+
+def reset() -> None:
+    """Forget the defaults (closing a default store tracker opened itself) and the caches."""
+    global _store, _values, _on_error
+    with _lock:
+        _store, _values, _on_error = None, None, "warn"
+        artifacts.clear()
+        registered.clear()
+
+
+def default_store() -> Store:
+    global _store
+    with _lock:
+        if _store is None:
+            _store = connect()
+        return _store
+
+
+def default_values() -> ValueStore:
+    global _values
+    with _lock:
+        if _values is None:
+            _values = ValueStore()
+        return _values
+
+
+def on_error() -> OnError:
+    return _on_error
+
+
+def tracking_failed(what: str, exc: BaseException) -> None:
+    """Apply the error policy to a failure of tracking itself (never of the user's code)."""
+    if _on_error == "raise":
+        raise exc
+    warnings.warn(f"tracker could not record {what}: {type(exc).__name__}: {exc}", TrackerWarning, stacklevel=4)
+
+
+class ArtifactCache:
+    """Which stored artifact a live Python object is, so passing it on links by identity.
+
+    Holds the objects themselves (most values cannot be weakly referenced), so
+    an id is never reused while cached; the oldest entries go past *size*.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._entries: OrderedDict[tuple[int, int], tuple[Store, Any, int]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, value: Any) -> int | None:
+        with self._lock:
+            entry = self._entries.get((id(store), id(value)))
+            if entry is None or entry[0] is not store or entry[1] is not value:
+                return None
+            self._entries.move_to_end((id(store), id(value)))
+            return entry[2]
+
+    def put(self, store: Store, value: Any, artifact_id: int) -> None:
+        with self._lock:
+            self._entries[(id(store), id(value))] = (store, value, artifact_id)
+            self._entries.move_to_end((id(store), id(value)))
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+artifacts = ArtifactCache()
+#: per store, the (kind, type name) pairs this process registered in it already
+registered: weakref.WeakKeyDictionary[Store, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def _after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
+    artifacts._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)

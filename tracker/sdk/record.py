@@ -1,0 +1,304 @@
+"""Recording one call of a step: its execution, inputs and outputs, in two transactions.
+
+When the body starts: the execution (RUNNING, with the parameters and the
+code and environment facts), the input artifacts and their INPUT events, and
+the link to the run. When it ends: the outputs with their OUTPUT events, the
+final state and the run links, in one transaction. A failure of tracking
+itself goes through the error policy (``tracker.configure(on_error=...)``);
+the user's result and exceptions always reach the caller unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import time
+import typing
+import warnings
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracker.errors import TrackerWarning
+from tracker.sdk import _describe, _env, _state
+from tracker.sdk.run import Run, run_for
+from tracker.store import (
+    Artifact,
+    ArtifactBaseType,
+    ArtifactState,
+    ArtifactType,
+    Event,
+    EventType,
+    Execution,
+    ExecutionState,
+    ExecutionType,
+    PropertyType,
+    Store,
+)
+
+#: At most this many items a generator step yields are recorded as outputs.
+MAX_YIELDED = 1000
+
+_current_call: ContextVar[Recording | None] = ContextVar("tracker.current_call", default=None)
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class StepSpec:
+    """What a decorated function records, fixed when it is decorated."""
+
+    func: Callable[..., Any]
+    name: str
+    type_name: str
+    outputs: tuple[str, ...] | None = None
+    params: frozenset[str] = frozenset()
+    artifacts: frozenset[str] = frozenset()
+    store: Store | None = None
+    signature: inspect.Signature = field(init=False)
+    bound_signature: inspect.Signature = field(init=False)
+    declared: dict[str, PropertyType] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signature = inspect.signature(self.func)
+        self.bound_signature = self.signature.replace(parameters=list(self.signature.parameters.values())[1:])
+        try:
+            hints = typing.get_type_hints(self.func)
+        except Exception:
+            hints = {n: p.annotation for n, p in self.signature.parameters.items()}
+        self.declared = {}
+        for name, parameter in self.signature.parameters.items():
+            kind = _describe.property_kind(hints.get(name, parameter.annotation))
+            if kind is not None and name not in self.artifacts and parameter.kind not in (
+                parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):  # fmt: skip
+                self.declared[name] = kind
+
+
+class Recording:
+    """The records of one call, written as it starts and as it ends."""
+
+    def __init__(self, spec: StepSpec, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.spec = spec
+        self.active = False
+        self.logged_params: dict[str, Any] = {}
+        self.logged_metrics: dict[str, float] = {}
+        self._wrapped, self._args, self._kwargs = wrapped, args, kwargs
+        self._yielded: list[Any] = []
+        self._yield_count = 0
+        self._run: Run | None = None
+        self._execution: Execution | None = None
+
+    # --- the start ---
+
+    def begin(self) -> None:
+        try:
+            self._begin()
+        except Exception as exc:
+            _state.tracking_failed(f"the start of step {self.spec.name!r}", exc)
+
+    def _begin(self) -> None:
+        spec = self.spec
+        run = self._run = run_for(spec.store)
+        store = run.store
+        self._register(store, "execution", spec.type_name, dict(spec.declared))
+        properties: dict[str, Any] = {}
+        custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name}
+        inputs: list[tuple[list[str | int], Any]] = []
+        for name, value in self._arguments():
+            if isinstance(name, tuple):  # an item of *args or **kwargs
+                path: list[str | int] = list(name)
+                label = "_".join(map(str, name))
+            else:
+                path, label = [name], name
+            if name in spec.artifacts or not (name in spec.params or _describe.is_scalar(value)):
+                inputs.append((path, value))
+            elif value is not None:
+                declared = spec.declared.get(name) if isinstance(name, str) else None
+                target = properties if declared is not None and _fits(value, declared) else custom
+                target[label] = _as_property(value)
+        custom["tracker_start_ms"] = _now()
+        execution = Execution(type=spec.type_name, properties=properties, custom_properties=custom,
+                              last_known_state=ExecutionState.RUNNING)  # fmt: skip
+        pairs, values = self._artifacts(run, inputs, EventType.INPUT)
+        execution.id, ids, _ = store.put_execution(
+            execution, pairs, [run.context_id], reuse_artifacts_by_external_id=True
+        )
+        self._remember(store, values, ids)
+        self._execution = execution
+        self.active = True
+
+    def _arguments(self) -> Iterator[tuple[str | tuple[str, str | int], Any]]:
+        """(name, value) of each bound argument, defaults applied; *args and **kwargs item by item."""
+        spec = self.spec
+        bound_method = inspect.ismethod(self._wrapped)
+        signature = spec.bound_signature if bound_method else spec.signature
+        bound = signature.bind(*self._args, **self._kwargs)
+        bound.apply_defaults()
+        for index, (name, value) in enumerate(bound.arguments.items()):
+            parameter = signature.parameters[name]
+            if index == 0 and not bound_method and name in ("self", "cls") and "." in spec.func.__qualname__:
+                continue  # Class.method(instance, ...): the instance is not an input
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                yield from (((name, i), item) for i, item in enumerate(value))
+            elif parameter.kind is parameter.VAR_KEYWORD:
+                yield from (((name, key), item) for key, item in value.items())
+            else:
+                yield name, value
+
+    # --- values to artifacts ---
+
+    def _artifacts(self, run: Run, items: list[tuple[list[str | int], Any]], event_type: EventType
+                   ) -> tuple[list[tuple[Artifact | int, Event]], list[Any]]:  # fmt: skip
+        """(artifact or id, event) pairs for values, one per distinct artifact, and the values in that order."""
+        pairs: list[tuple[Artifact | int, Event]] = []
+        kept: list[Any] = []
+        seen: set[object] = set()
+        for path, value in items:
+            artifact = self._artifact(run, value, path)
+            key = artifact if isinstance(artifact, int) else artifact.external_id or id(value)
+            if key in seen:
+                continue  # one event per artifact and direction, as MLMD requires
+            seen.add(key)
+            pairs.append((artifact, Event(type=event_type, path=path)))
+            kept.append(value)
+        return pairs, kept
+
+    def _artifact(self, run: Run, value: Any, path: list[str | int]) -> Artifact | int:
+        store = run.store
+        known = _state.artifacts.get(store, value)
+        if known is not None:
+            return known  # passed on from an earlier step: link, don't store again
+        type_name, base_type = _describe.artifact_type_of(value)
+        self._register(store, "artifact", type_name, {}, base_type)
+        custom = _describe.describe(value)
+        if type_name == _describe.METRICS_TYPE and _describe.is_metrics(value):
+            custom = {"tracker_python_type": custom["tracker_python_type"], **_describe.metrics_properties(value)}
+        try:
+            stored = run.values.put(value)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:1000]
+            warnings.warn(
+                f"step {self.spec.name!r}: {'/'.join(map(str, path))} ({type(value).__name__}) could not be "
+                f"stored ({reason}); it is recorded without a value",
+                TrackerWarning,
+                stacklevel=6,
+            )
+            custom["tracker_unstored_reason"] = reason
+            return Artifact(type=type_name, custom_properties=custom, state=ArtifactState.LIVE)
+        custom.update(tracker_size=stored.size, tracker_serializer=stored.serializer)
+        return Artifact(type=type_name, uri=stored.uri, external_id=stored.fingerprint, state=ArtifactState.LIVE,
+                        custom_properties=custom)  # fmt: skip
+
+    @staticmethod
+    def _remember(store: Store, values: list[Any], ids: list[int]) -> None:
+        for value, artifact_id in zip(values, ids, strict=True):
+            _state.artifacts.put(store, value, artifact_id)
+
+    @staticmethod
+    def _register(store: Store, kind: str, name: str, properties: dict[str, PropertyType],
+                  base_type: ArtifactBaseType = ArtifactBaseType.UNSET) -> None:  # fmt: skip
+        done = _state.registered.setdefault(store, set())
+        key = (kind, name + "|" + ",".join(sorted(properties)))
+        if key in done:
+            return
+        if kind == "execution":
+            store.put_execution_type(ExecutionType(name, properties))
+        else:
+            store.put_artifact_type(ArtifactType(name, properties, base_type=base_type))
+        done.add(key)
+
+    # --- the end ---
+
+    def yielded(self, item: Any) -> Any:
+        """Note an item a generator step yielded (the first MAX_YIELDED become outputs)."""
+        if self.active and self._yield_count < MAX_YIELDED:
+            self._yielded.append(item)
+        self._yield_count += 1
+        return item
+
+    def returned(self, result: Any) -> Any:
+        """Record the outputs and COMPLETE; hand *result* back untouched."""
+        if self.active:
+            try:
+                outputs: list[tuple[list[str | int], Any]] = [(["yield", i], x) for i, x in enumerate(self._yielded)]
+                outputs += _describe.split_outputs(result, self.spec.outputs)
+                self._end(ExecutionState.COMPLETE, outputs, {})
+            except Exception as exc:
+                _state.tracking_failed(f"the outputs of step {self.spec.name!r}", exc)
+        return result
+
+    def failed(self, exc: BaseException) -> None:
+        """Record FAILED (CANCELED for KeyboardInterrupt) with the exception's type and message."""
+        if not self.active:
+            return
+        state = ExecutionState.CANCELED if isinstance(exc, KeyboardInterrupt) else ExecutionState.FAILED
+        facts = {"tracker_error_type": f"{type(exc).__module__}.{type(exc).__qualname__}",
+                 "tracker_error_message": str(exc)[:10_000]}  # fmt: skip
+        try:
+            self._end(state, [], facts)
+        except Exception as tracking_exc:
+            _state.tracking_failed(f"the failure of step {self.spec.name!r}", tracking_exc)
+
+    def closed(self) -> None:
+        """A generator step closed before it was exhausted: COMPLETE, with what it yielded so far."""
+        if self.active:
+            self.logged_params["tracker_closed_early"] = True
+            self.returned(None)
+
+    def _end(self, state: ExecutionState, outputs: list[tuple[list[str | int], Any]], facts: dict[str, Any]) -> None:
+        assert self._run is not None and self._execution is not None
+        self.active = False
+        run, execution = self._run, self._execution
+        if self.logged_metrics:
+            outputs = [*outputs, (["metrics"], dict(self.logged_metrics))]
+        pairs, values = self._artifacts(run, outputs, EventType.OUTPUT)
+        execution.custom_properties.update(
+            {k: _as_property(v) for k, v in self.logged_params.items()}, **facts, tracker_end_ms=_now()
+        )
+        if self._yield_count:
+            execution.custom_properties["tracker_yielded"] = self._yield_count
+        execution.last_known_state = state
+        _, ids, _ = run.store.put_execution(execution, pairs, [run.context_id], reuse_artifacts_by_external_id=True)
+        self._remember(run.store, values, ids)
+
+
+def _fits(value: Any, declared: PropertyType) -> bool:
+    kind = _describe.property_kind(type(value))
+    return kind is declared or (declared is PropertyType.DOUBLE and kind is PropertyType.INT)
+
+
+def _as_property(value: Any) -> Any:
+    """A value a property can hold: scalars and JSON-like dicts as they are, lists in a struct, else repr."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return value
+    if isinstance(value, (list, tuple)):
+        return {"items": list(value)}
+    return repr(value)[:10_000]
+
+
+@contextlib.contextmanager
+def record(spec: StepSpec, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Recording]:
+    """Record the call of *wrapped* that runs inside the block; re-raise what it raises, unchanged."""
+    recording = Recording(spec, wrapped, args, kwargs)
+    recording.begin()
+    token = _current_call.set(recording)
+    try:
+        yield recording
+    except GeneratorExit:
+        recording.closed()
+        raise
+    except BaseException as exc:
+        recording.failed(exc)
+        raise
+    finally:
+        _current_call.reset(token)
+
+
+def current_call() -> Recording | None:
+    """The step call the calling code runs in, if any."""
+    return _current_call.get()

@@ -1,0 +1,211 @@
+"""Runs: ``with tracker.run(...)`` groups the executions and artifacts of a block in a Context.
+
+The current run lives in one ContextVar, so asyncio tasks see the run of the
+code that created them. A new thread starts outside any run: carry the run
+into a pool with ``contextvars.copy_context().run(fn)``, or pass
+``run.handle()`` and enter ``tracker.attach(handle)`` there, which also
+works in another process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tracker.errors import AlreadyExistsError, InvalidArgumentError, NoActiveRunError
+from tracker.sdk import _state
+from tracker.store import Context, ContextType, ParentContext, Store
+from tracker.values import ValueStore
+
+RUN_TYPE = "Run"
+PIPELINE_TYPE = "Pipeline"
+Status = Literal["running", "complete", "failed", "canceled"]
+
+_current_run: ContextVar[Run | None] = ContextVar("tracker.current_run", default=None)
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    """A picklable reference to a run, to attach to it from another thread or process."""
+
+    context_id: int
+    name: str
+    store_url: str = field(repr=False)  # may hold a password: never shown
+    values_root: str
+
+
+@dataclass(eq=False)
+class Run:
+    """One run: a Context of type "Run" in *store*, and where its values go."""
+
+    store: Store
+    values: ValueStore
+    context_id: int
+    name: str
+    parent: Run | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    status: Status = "running"
+
+    @classmethod
+    def start(cls, name: str | None, *, pipeline: str | None = None, properties: dict[str, Any] | None = None,
+              store: Store, values: ValueStore, parent: Run | None = None) -> Run:  # fmt: skip
+        """Record a new run (and its pipeline, and its parent link) in *store*."""
+        store.put_context_type(ContextType(RUN_TYPE))
+        props = {**(properties or {}), "tracker_status": "running", "tracker_start_ms": _now()}
+        if pipeline:
+            props["tracker_pipeline"] = pipeline
+        wanted = name or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        context_id, final = _create_unique(store, wanted, props)
+        run = cls(store, values, context_id, final, parent, props)
+        links = [ParentContext(context_id, parent.context_id)] if parent is not None else []
+        if pipeline:
+            store.put_context_type(ContextType(PIPELINE_TYPE))
+            (pipeline_id,) = store.put_contexts([Context(type=PIPELINE_TYPE, name=pipeline)], reuse_existing=True)
+            links.append(ParentContext(context_id, pipeline_id))
+        if links:
+            store.put_parent_contexts(links)
+        return run
+
+    def finish(self, status: Status) -> None:
+        """Record how the run ended."""
+        self.status = status
+        self.properties.update(tracker_status=status, tracker_end_ms=_now())
+        self._save()
+
+    def log(self, values: dict[str, Any]) -> None:
+        """Add custom properties to the run's context (``tracker.log_params`` outside a step)."""
+        self.properties.update(values)
+        self._save()
+
+    def _save(self) -> None:
+        self.store.put_contexts(
+            [Context(type=RUN_TYPE, name=self.name, id=self.context_id, custom_properties=dict(self.properties))]
+        )
+
+    def handle(self) -> RunHandle:
+        """A picklable handle for :func:`tracker.attach` in another thread or process."""
+        return RunHandle(self.context_id, self.name, self.store._secret_url, str(self.values.root))
+
+
+def _create_unique(store: Store, wanted: str, props: dict[str, Any]) -> tuple[int, str]:
+    """Create the run's context as *wanted*, or *wanted* #2, #3... when the name is taken."""
+    for attempt in range(1, 1000):
+        name = wanted if attempt == 1 else f"{wanted} #{attempt}"
+        try:
+            (context_id,) = store.put_contexts([Context(type=RUN_TYPE, name=name, custom_properties=props)])
+        except AlreadyExistsError:
+            continue
+        return context_id, name
+    raise InvalidArgumentError(f"run name {wanted!r} is taken 999 times over; choose another name")
+
+
+@contextlib.contextmanager
+def run(
+    name: str | None = None,
+    *,
+    pipeline: str | None = None,
+    properties: dict[str, Any] | None = None,
+    store: Store | None = None,
+    values: ValueStore | None = None,
+) -> Iterator[Run]:
+    """Group the steps called in the block into one run.
+
+    The run is a Context of type "Run" named *name* (a taken name gets a
+    " #2" suffix; no name gets a generated one), linked to a Context of type
+    "Pipeline" named *pipeline* when given, and to the enclosing run when
+    nested. Every execution of a step in the block, and every artifact it
+    reads or writes, is linked to it. Its status (running, complete, failed,
+    canceled) and times are recorded as custom properties.
+
+    Example::
+
+        with tracker.run("baseline", pipeline="housing") as run:
+            model = train(load(day=1), lr=0.05)
+    """
+    parent = _current_run.get()
+    target = store or (parent.store if parent else _state.default_store())
+    where = values or (parent.values if parent else _state.default_values())
+    started = Run.start(name, pipeline=pipeline, properties=properties, store=target, values=where, parent=parent)
+    token = _current_run.set(started)
+    try:
+        yield started
+    except KeyboardInterrupt:
+        started.finish("canceled")
+        raise
+    except BaseException:
+        started.finish("failed")
+        raise
+    else:
+        started.finish("complete")
+    finally:
+        _current_run.reset(token)  # always a token, never set(None)
+
+
+def current_run() -> Run | None:
+    """The innermost run of the calling code, or None outside any."""
+    return _current_run.get()
+
+
+@contextlib.contextmanager
+def attach(handle: RunHandle) -> Iterator[Run]:
+    """Make the run behind *handle* current here (another thread or process); it is not finished on exit."""
+    store = Store(handle.store_url)
+    attached = Run(store, ValueStore(handle.values_root), handle.context_id, handle.name)
+    token = _current_run.set(attached)
+    try:
+        yield attached
+    finally:
+        _current_run.reset(token)
+        store.close()
+
+
+# --- the run of steps called outside any run ---
+
+_process_lock = threading.Lock()
+_process_runs: dict[tuple[int, str], Run] = {}
+
+
+def run_for(store: Store | None) -> Run:
+    """The current run; outside any, a run for this process in *store* (or the default store)."""
+    current = _current_run.get()
+    if current is not None and (store is None or store is current.store):
+        return current
+    target = store or _state.default_store()
+    key = (os.getpid(), target.url)
+    with _process_lock:
+        found = _process_runs.get(key)
+        if found is None or found.store is not target:
+            name = f"process {socket.gethostname()}:{os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}"
+            found = Run.start(name, store=target, values=_state.default_values())
+            _process_runs[key] = found
+        return found
+
+
+def require_run() -> Run:
+    """The current run, or NoActiveRunError."""
+    current = _current_run.get()
+    if current is None:
+        raise NoActiveRunError("this needs an active run: call it inside `with tracker.run(...)` or a step")
+    return current
+
+
+@atexit.register
+def _finish_process_runs() -> None:
+    for (pid, _), found in list(_process_runs.items()):
+        if pid != os.getpid():
+            continue  # a forked child leaves its parent's run alone
+        with contextlib.suppress(Exception):  # the store may be gone at exit; nothing to tell anyone
+            found.finish("complete")

@@ -1,0 +1,164 @@
+"""``@tracker.step``: record each call of a function as an MLMD execution.
+
+One wrapt wrapper per kind of callable, chosen once at decoration: plain
+functions (and methods), coroutines (the execution spans the awaited body),
+generators and async generators (the execution ends when they are exhausted
+or closed). The wrapper keeps the function's signature, name, docstring and
+type hints, and pickles by reference so module-level steps run in process pools.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from typing import Any, ParamSpec, TypeVar, overload
+
+import wrapt
+
+from tracker.errors import InvalidArgumentError
+from tracker.sdk.record import StepSpec, record
+from tracker.store import Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@overload
+def step(fn: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def step(
+    *,
+    name: str | None = None,
+    type_name: str | None = None,
+    outputs: str | Iterable[str] | None = None,
+    params: Iterable[str] = (),
+    artifacts: Iterable[str] = (),
+    store: Store | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def step(
+    fn: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    type_name: str | None = None,
+    outputs: str | Iterable[str] | None = None,
+    params: Iterable[str] = (),
+    artifacts: Iterable[str] = (),
+    store: Store | None = None,
+) -> Any:
+    """Record each call of *fn* as an execution in the current run.
+
+    Scalar arguments (None, bool, int, float, str) are recorded as the
+    execution's properties (its hyperparameters); other arguments as input
+    artifacts, the return value as output artifacts (one per element of a
+    tuple or field of a NamedTuple). The function's result and exceptions
+    reach the caller unchanged.
+
+    Args:
+        name: the step's name (default: the function's qualified name).
+        type_name: the ExecutionType's name (default: the step's name).
+        outputs: names of the outputs: one name, or one per element of a returned
+            tuple or field of a returned dataclass (default: "output", or indexes).
+        params: arguments to record as properties even when not scalars.
+        artifacts: arguments to record as artifacts even when scalars.
+        store: the store to record into (default: the current run's, else ``tracker.connect()``).
+
+    Put ``@tracker.step`` above ``@classmethod`` and ``@staticmethod``.
+    """
+    if fn is None:  # used as @step(...)
+        return functools.partial(step, name=name, type_name=type_name, outputs=outputs, params=params,
+                                 artifacts=artifacts, store=store)  # fmt: skip
+    target = getattr(fn, "__func__", fn)  # see through classmethod / staticmethod
+    if not callable(target):
+        raise InvalidArgumentError(f"@tracker.step decorates functions and methods, not {type(fn).__name__}")
+    step_name = name or target.__qualname__
+    names = (outputs,) if isinstance(outputs, str) else tuple(outputs) if outputs is not None else None
+    spec = StepSpec(target, step_name, type_name or step_name, names, frozenset(params), frozenset(artifacts), store)
+    unknown = (spec.params | spec.artifacts) - set(spec.signature.parameters)
+    if unknown:
+        raise InvalidArgumentError(
+            f"step {step_name!r} names {', '.join(sorted(unknown))} in params/artifacts, but its parameters are "
+            f"{', '.join(spec.signature.parameters) or 'none'}"
+        )
+    return StepFunction(fn, functools.partial(_WRAPPERS[_kind(target)], spec))
+
+
+def _kind(target: Callable[..., Any]) -> str:
+    if inspect.isasyncgenfunction(target):
+        return "asyncgen"
+    if inspect.iscoroutinefunction(target):
+        return "coroutine"
+    if inspect.isgeneratorfunction(target):
+        return "generator"
+    return "function"
+
+
+def _function(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    with record(spec, wrapped, args, kwargs) as rec:
+        return rec.returned(wrapped(*args, **kwargs))
+    raise AssertionError("unreachable")  # pragma: no cover - record() re-raises; mypy cannot see it
+
+
+async def _coroutine(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> Any:  # fmt: skip
+    with record(spec, wrapped, args, kwargs) as rec:
+        return rec.returned(await wrapped(*args, **kwargs))
+
+
+def _generator(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> Generator[Any, Any, Any]:  # fmt: skip
+    with record(spec, wrapped, args, kwargs) as rec:
+        inner = wrapped(*args, **kwargs)
+        try:
+            item = next(inner)
+            while True:
+                try:
+                    sent = yield rec.yielded(item)
+                except GeneratorExit:
+                    inner.close()
+                    raise
+                except BaseException as thrown:  # throw() into the wrapper: pass it on to the generator
+                    item = inner.throw(thrown)
+                else:
+                    item = inner.send(sent)
+        except StopIteration as stop:
+            return rec.returned(stop.value)
+
+
+async def _asyncgen(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> AsyncIterator[Any]:  # fmt: skip
+    with record(spec, wrapped, args, kwargs) as rec:
+        inner = wrapped(*args, **kwargs)
+        try:
+            item = await inner.__anext__()
+            while True:
+                try:
+                    sent = yield rec.yielded(item)
+                except GeneratorExit:
+                    await inner.aclose()
+                    raise
+                except BaseException as thrown:
+                    item = await inner.athrow(thrown)
+                else:
+                    item = await inner.asend(sent)
+        except StopAsyncIteration:
+            rec.returned(None)
+
+
+_WRAPPERS = {"function": _function, "coroutine": _coroutine, "generator": _generator, "asyncgen": _asyncgen}
+
+
+class StepFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+    """A tracked function; it pickles by reference, like a plain module-level function."""
+
+    def __reduce__(self) -> tuple[Callable[[str, str], Any], tuple[str, str]]:
+        return _import_by_name, (self.__module__, self.__qualname__)
+
+
+def _import_by_name(module: str, qualname: str) -> Any:
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found

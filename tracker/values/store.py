@@ -1,0 +1,118 @@
+"""A content-addressed store of values: files named by the sha256 of their serialized bytes.
+
+A value is serialized once, hashed while it is written (one pass, no second
+copy in memory) to a temporary file, and renamed into place, so a file under
+its final name is always complete. Loading verifies the bytes against the
+fingerprint before anything is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ValueIntegrityError, ValueStoreError
+from tracker.values.serializers import SERIALIZERS, Serializer
+
+DEFAULT_ROOT = Path(".tracker") / "values"
+ROOT_ENV_VAR = "TRACKER_VALUES"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """Where a value went: ``fingerprint`` is ``"sha256:<hex>"`` of its serialized bytes."""
+
+    fingerprint: str
+    uri: str
+    size: int
+    serializer: str
+
+
+class _HashingWriter:
+    """A file wrapper that feeds every byte written to a sha256."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return int(self._file.write(data))
+
+
+class ValueStore:
+    """Values on the local file system under *root* (default ``./.tracker/values``, or ``$TRACKER_VALUES``)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, serializer: str = "cloudpickle") -> None:
+        self.root = Path(root or os.environ.get(ROOT_ENV_VAR) or DEFAULT_ROOT).expanduser().absolute()
+        if serializer not in SERIALIZERS:
+            raise ValueStoreError(f"unknown serializer {serializer!r}; known: {', '.join(SERIALIZERS)}")
+        self._serializer: Serializer = SERIALIZERS[serializer]
+
+    def __repr__(self) -> str:
+        return f"<tracker.ValueStore {self.root}>"
+
+    def path_of(self, fingerprint: str) -> Path:
+        """The file that holds the value with this fingerprint."""
+        algorithm, _, digest = fingerprint.partition(":")
+        if algorithm != "sha256" or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueStoreError(f"{fingerprint!r} is not a tracker fingerprint ('sha256:' and 64 hex digits)")
+        return self.root / "sha256" / digest[:2] / digest
+
+    def put(self, value: Any) -> StoredValue:
+        """Serialize *value* into the store (once per content) and say where it is.
+
+        Raises whatever the serializer raises for a value it cannot handle; no
+        file is left behind then.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".incoming-", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                writer = _HashingWriter(file)
+                self._serializer.dump(value, writer)  # type: ignore[arg-type]
+            fingerprint = f"sha256:{writer.hash.hexdigest()}"
+            final = self.path_of(fingerprint)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, final)  # atomic: readers see the whole file or none
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return StoredValue(fingerprint, final.as_uri(), writer.size, self._serializer.name)
+
+    def has(self, fingerprint: str) -> bool:
+        """Whether a file for *fingerprint* is present (not verified)."""
+        return self.path_of(fingerprint).is_file()
+
+    def get(self, fingerprint: str, serializer: str = "cloudpickle") -> Any:
+        """The value stored under *fingerprint*, after checking its bytes still match.
+
+        Raises:
+            ValueStoreError: no such value in this store.
+            ValueIntegrityError: the file's bytes do not hash to *fingerprint*; nothing was unpickled.
+        """
+        path = self.path_of(fingerprint)
+        try:
+            file = path.open("rb")
+        except FileNotFoundError:
+            raise ValueStoreError(f"no stored value {fingerprint} under {self.root}") from None
+        with file:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: file.read(_CHUNK), b""):
+                digest.update(chunk)
+            if f"sha256:{digest.hexdigest()}" != fingerprint:
+                raise ValueIntegrityError(
+                    f"the file {path} no longer matches its fingerprint {fingerprint}; it was changed after "
+                    "it was stored, so it was not loaded"
+                )
+            file.seek(0)
+            if serializer not in SERIALIZERS:
+                raise ValueStoreError(f"value {fingerprint} was stored with unknown serializer {serializer!r}")
+            return SERIALIZERS[serializer].load(file)
