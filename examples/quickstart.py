@@ -1,106 +1,87 @@
-"""Record a small training pipeline in the default store and print the model's lineage.
+"""A small training pipeline, tracked with ``@tracker.step``, and what the store then knows.
 
 Run it with ``nox -s example`` (or ``python examples/quickstart.py`` where tracker is
-installed). The store is ``./.tracker/mlmd.sqlite`` unless TRACKER_URL names another;
-each run adds one more pipeline run to it.
+installed). It needs only the standard library. The records go to ``./.tracker/mlmd.sqlite``
+(or ``$TRACKER_URL``) and the values to ``./.tracker/values``; each run adds one more run.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import tracker
-from tracker import (
-    Artifact,
-    ArtifactBaseType,
-    ArtifactType,
-    Context,
-    ContextType,
-    Event,
-    EventType,
-    Execution,
-    ExecutionBaseType,
-    ExecutionState,
-    ExecutionType,
-    PropertyType,
-)
+from tracker import EventType
 
 
-def record_pipeline(store: tracker.Store) -> int:
-    """Record load -> train -> evaluate as three executions in one run; return the model's id."""
-    store.put_artifact_type(
-        ArtifactType(
-            "DataSet", {"day": PropertyType.INT, "split": PropertyType.STRING}, base_type=ArtifactBaseType.DATASET
-        )
-    )
-    store.put_artifact_type(ArtifactType("SavedModel", {"version": PropertyType.INT}, base_type=ArtifactBaseType.MODEL))
-    store.put_artifact_type(ArtifactType("Metrics", base_type=ArtifactBaseType.METRICS))
-    store.put_execution_type(
-        ExecutionType(
-            "Trainer", {"lr": PropertyType.DOUBLE, "epochs": PropertyType.INT}, base_type=ExecutionBaseType.TRAIN
-        )
-    )
-    store.put_execution_type(ExecutionType("Evaluator", base_type=ExecutionBaseType.EVALUATE))
-    store.put_context_type(ContextType("Run", {"pipeline": PropertyType.STRING}))
+@dataclass
+class LinearModel:
+    """y = weight * x + bias."""
 
-    run_name = f"housing-{random.getrandbits(32):08x}"
-    run = Context(type="Run", name=run_name, properties={"pipeline": "housing"})
-    data = Artifact(type="DataSet", uri="data/housing/day1", properties={"day": 1, "split": "train"})
-    model = Artifact(type="SavedModel", uri=f"models/{run_name}", properties={"version": 1})
-    train = Execution(type="Trainer", properties={"lr": 0.05, "epochs": 10}, last_known_state=ExecutionState.COMPLETE)
-    _, (data_id, model_id), (run_id,) = store.put_execution(
-        train,
-        [(data, Event(type=EventType.INPUT, path=["data"])), (model, Event(type=EventType.OUTPUT, path=["model"]))],
-        [run],
-    )
-    data.id, model.id, run.id = data_id, model_id, run_id
-    metrics = Artifact(type="Metrics", uri=f"metrics/{run_name}", custom_properties={"rmse": 0.42, "r2": 0.81})
-    store.put_execution(
-        Execution(type="Evaluator", last_known_state=ExecutionState.COMPLETE),
-        [
-            (model, Event(type=EventType.INPUT, path=["model"])),
-            (data, Event(type=EventType.INPUT, path=["data"])),
-            (metrics, Event(type=EventType.OUTPUT, path=["metrics"])),
-        ],
-        [run],
-    )
-    return model_id
+    weight: float
+    bias: float
+
+    def predict(self, x: float) -> float:
+        return self.weight * x + self.bias
 
 
-def describe(node: tracker.Artifact | tracker.Execution) -> str:
-    props = {**node.properties, **node.custom_properties}
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(props.items()))
-    where = f" {node.uri}" if isinstance(node, tracker.Artifact) and node.uri else ""
-    return f"{node.type} #{node.id}{where}" + (f" ({shown})" if shown else "")
+@tracker.step
+def load(day: int, split: str = "train") -> list[list[float]]:
+    """Rows of (x, y) for one day of data."""
+    rng = random.Random(day)
+    return [[x, 3.0 * x + 2.0 + rng.gauss(0, 0.5)] for x in (rng.uniform(0, 10) for _ in range(200))]
 
 
-def print_lineage(store: tracker.Store, artifact_id: int) -> None:
-    """Print what produced the artifact, from what, in which run, and what used it."""
-    (artifact,) = store.get_artifacts_by_id([artifact_id])
-    print(f"lineage of {describe(artifact)}")
-    for event in store.get_events_by_artifact_ids([artifact_id]):
-        (execution,) = store.get_executions_by_id([event.execution_id])
-        if event.type == EventType.OUTPUT:
-            print(f"  made by   {describe(execution)}, {execution.last_known_state.name}")
-            for used in store.get_events_by_execution_ids([execution.id]):  # type: ignore[list-item]
-                if used.type == EventType.INPUT:
-                    (source,) = store.get_artifacts_by_id([used.artifact_id])
-                    print(f"    from    {'/'.join(map(str, used.path))}: {describe(source)}")
-        else:
-            print(f"  used by   {describe(execution)}")
-            for made in store.get_events_by_execution_ids([execution.id]):  # type: ignore[list-item]
-                if made.type == EventType.OUTPUT:
-                    (output,) = store.get_artifacts_by_id([made.artifact_id])
-                    print(f"    making  {'/'.join(map(str, made.path))}: {describe(output)}")
-    for context in store.get_contexts_by_artifact(artifact_id):
-        print(f"  in run    {context.name} ({context.type}, pipeline={context.properties.get('pipeline')})")
+@tracker.step
+def train(data: list[list[float]], lr: float = 0.1, epochs: int = 10) -> LinearModel:
+    """Fit y = w x + b by gradient descent."""
+    model = LinearModel(0.0, 0.0)
+    for _ in range(epochs * 20):
+        dw = sum((model.predict(x) - y) * x for x, y in data) / len(data)
+        db = sum(model.predict(x) - y for x, y in data) / len(data)
+        model = LinearModel(model.weight - lr * dw / 10, model.bias - lr * db)
+    return model
+
+
+@tracker.step
+def evaluate(model: LinearModel, data: list[list[float]]) -> dict[str, float]:
+    """Root mean squared error and R² of the model on the data."""
+    errors = [(model.predict(x) - y) ** 2 for x, y in data]
+    mean = sum(y for _, y in data) / len(data)
+    total = sum((y - mean) ** 2 for _, y in data)
+    return {"rmse": (sum(errors) / len(errors)) ** 0.5, "r2": 1 - sum(errors) / total}
 
 
 def main() -> None:
-    with tracker.connect() as store:
-        model_id = record_pipeline(store)
-        print(f"store: {store.url}\n")
-        print_lineage(store, model_id)
+    with tracker.run("baseline", pipeline="housing") as run:
+        data = load(day=1)
+        model = train(data, lr=0.05)
+        metrics = evaluate(model, data)
+    print(f"trained {model}, metrics {metrics}\n")
+
+    # What the store knows now, from plain store queries.
+    store = run.store
+    (model_artifact,) = [a for a in store.get_artifacts_by_context(run.context_id) if a.type == "LinearModel"]
+    print(f"run {run.name!r} in {store.url}")
+    print(f"model: artifact #{model_artifact.id} ({model_artifact.type}), stored at {model_artifact.uri}")
+    for event in store.get_events_by_artifact_ids([model_artifact.id]):
+        (execution,) = store.get_executions_by_id([event.execution_id])
+        if event.type == EventType.OUTPUT:
+            print(f"  made by {execution.type} #{execution.id} with {execution.properties}")
+            for used in store.get_events_by_execution_ids([execution.id]):
+                if used.type == EventType.INPUT:
+                    (source,) = store.get_artifacts_by_id([used.artifact_id])
+                    rows = source.custom_properties.get("length")
+                    print(f"    from {used.path[0]}: {source.type} #{source.id}, {rows} rows")
+        else:
+            outputs = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == EventType.OUTPUT]
+            for out in store.get_artifacts_by_id([e.artifact_id for e in outputs]):
+                shown = {k: round(v, 3) for k, v in out.custom_properties.items() if k in ("rmse", "r2")}
+                print(f"  evaluated by {execution.type} #{execution.id}: {out.type} {shown}")
+    for context in store.get_contexts_by_artifact(model_artifact.id):
+        parents = [p.name for p in store.get_parent_contexts_by_context(context.id)]
+        print(f"  in run {context.name!r} ({context.custom_properties['tracker_status']}), pipeline {parents}")
+    print(f"\nthe model, loaded back from the value store: {tracker.load(model_artifact)}")
 
 
 if __name__ == "__main__":
