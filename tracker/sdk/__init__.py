@@ -4,7 +4,7 @@ from tracker.sdk._describe import register_artifact_type
 from tracker.sdk._state import configure
 from tracker.sdk.load import load
 from tracker.sdk.log import log_metrics, log_params
-from tracker.sdk.run import Run, RunHandle, attach, current_run, run
+from tracker.sdk.runs import Run, RunHandle, attach, current_run, run
 from tracker.sdk.step import step
 
 __all__ = [

@@ -123,3 +123,27 @@ def split_outputs(result: object, names: tuple[str, ...] | None) -> list[tuple[l
             raise ValueError(f"the step declares {len(paths)} outputs {names} but returned {len(result)} values")
         return [(path, item) for path, item in zip(paths, result, strict=True) if item is not None]
     return [([names[0] if names else "output"], result)]
+
+
+def fits(value: Any, declared: PropertyType, int_bits: int) -> bool:
+    """Whether *value* can be stored as a property declared *declared* on a backend with *int_bits* ints."""
+    kind = property_kind(type(value))
+    if kind is PropertyType.INT and declared is PropertyType.INT:
+        return bool(-(1 << (int_bits - 1)) <= value < 1 << (int_bits - 1))
+    return kind is declared or (declared is PropertyType.DOUBLE and kind is PropertyType.INT)
+
+
+def as_property(value: Any, int_bits: int) -> Any:
+    """A value a property can hold: scalars and JSON-like dicts as they are, lists in a struct, else repr.
+
+    An int too wide for the backend's int_value column (32 bits on PostgreSQL and MySQL) is kept as its text.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and not fits(value, PropertyType.INT, int_bits):
+        return str(value)
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return value
+    if isinstance(value, (list, tuple)):
+        return {"items": list(value)}
+    return repr(value)[:10_000]

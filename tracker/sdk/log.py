@@ -7,7 +7,7 @@ from typing import Any
 
 from tracker.errors import InvalidArgumentError
 from tracker.sdk.record import current_call
-from tracker.sdk.run import require_run
+from tracker.sdk.runs import require_run
 from tracker.store._values import check
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import time
 import typing
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 
 from tracker.errors import TrackerWarning
 from tracker.sdk import _describe, _env, _state
-from tracker.sdk.run import Run, run_for
+from tracker.sdk.runs import Run, run_for
 from tracker.store import (
     Artifact,
     ArtifactBaseType,
@@ -41,10 +40,6 @@ from tracker.store import (
 MAX_YIELDED = 1000
 
 _current_call: ContextVar[Recording | None] = ContextVar("tracker.current_call", default=None)
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -103,6 +98,7 @@ class Recording:
         spec = self.spec
         run = self._run = run_for(spec.store)
         store = run.store
+        int_bits = store._open().flavor.int_bits
         self._register(store, "execution", spec.type_name, dict(spec.declared))
         properties: dict[str, Any] = {}
         custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name}
@@ -117,9 +113,10 @@ class Recording:
                 inputs.append((path, value))
             elif value is not None:
                 declared = spec.declared.get(name) if isinstance(name, str) else None
-                target = properties if declared is not None and _fits(value, declared) else custom
-                target[label] = _as_property(value)
-        custom["tracker_start_ms"] = _now()
+                if declared is not None and _describe.fits(value, declared, int_bits):
+                    properties[label] = value
+                else:
+                    custom[label] = _describe.as_property(value, int_bits)
         execution = Execution(type=spec.type_name, properties=properties, custom_properties=custom,
                               last_known_state=ExecutionState.RUNNING)  # fmt: skip
         pairs, values = self._artifacts(run, inputs, EventType.INPUT)
@@ -255,30 +252,15 @@ class Recording:
         if self.logged_metrics:
             outputs = [*outputs, (["metrics"], dict(self.logged_metrics))]
         pairs, values = self._artifacts(run, outputs, EventType.OUTPUT)
+        int_bits = run.store._open().flavor.int_bits
         execution.custom_properties.update(
-            {k: _as_property(v) for k, v in self.logged_params.items()}, **facts, tracker_end_ms=_now()
+            {k: _describe.as_property(v, int_bits) for k, v in self.logged_params.items()}, **facts
         )
         if self._yield_count:
             execution.custom_properties["tracker_yielded"] = self._yield_count
         execution.last_known_state = state
         _, ids, _ = run.store.put_execution(execution, pairs, [run.context_id], reuse_artifacts_by_external_id=True)
         self._remember(run.store, values, ids)
-
-
-def _fits(value: Any, declared: PropertyType) -> bool:
-    kind = _describe.property_kind(type(value))
-    return kind is declared or (declared is PropertyType.DOUBLE and kind is PropertyType.INT)
-
-
-def _as_property(value: Any) -> Any:
-    """A value a property can hold: scalars and JSON-like dicts as they are, lists in a struct, else repr."""
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return value
-    if isinstance(value, (list, tuple)):
-        return {"items": list(value)}
-    return repr(value)[:10_000]
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from tracker.errors import AlreadyExistsError, InvalidArgumentError, NoActiveRunError
 from tracker.sdk import _state
+from tracker.sdk._describe import as_property
 from tracker.store import Context, ContextType, ParentContext, Store
 from tracker.values import ValueStore
 
@@ -31,10 +32,6 @@ PIPELINE_TYPE = "Pipeline"
 Status = Literal["running", "complete", "failed", "canceled"]
 
 _current_run: ContextVar[Run | None] = ContextVar("tracker.current_run", default=None)
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,9 @@ class Run:
               store: Store, values: ValueStore, parent: Run | None = None) -> Run:  # fmt: skip
         """Record a new run (and its pipeline, and its parent link) in *store*."""
         store.put_context_type(ContextType(RUN_TYPE))
-        props = {**(properties or {}), "tracker_status": "running", "tracker_start_ms": _now()}
+        int_bits = store._open().flavor.int_bits
+        props = {k: as_property(v, int_bits) for k, v in (properties or {}).items()}
+        props["tracker_status"] = "running"
         if pipeline:
             props["tracker_pipeline"] = pipeline
         wanted = name or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -82,12 +81,13 @@ class Run:
     def finish(self, status: Status) -> None:
         """Record how the run ended."""
         self.status = status
-        self.properties.update(tracker_status=status, tracker_end_ms=_now())
+        self.properties["tracker_status"] = status
         self._save()
 
     def log(self, values: dict[str, Any]) -> None:
         """Add custom properties to the run's context (``tracker.log_params`` outside a step)."""
-        self.properties.update(values)
+        int_bits = self.store._open().flavor.int_bits
+        self.properties.update({k: as_property(v, int_bits) for k, v in values.items()})
         self._save()
 
     def _save(self) -> None:
