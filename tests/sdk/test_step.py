@@ -103,6 +103,7 @@ def test_outputs(tracked: tracker.Store) -> None:
     assert [p for p, _ in by_type["split"]] == ["train", "test"]
     assert [p for p, _ in by_type["split_named"]] == ["train", "test"]
     ((path, metrics),) = by_type["Evaluator"]
+    assert path == "output"
     assert (
         metrics.type == "Metrics" and metrics.custom_properties["rmse"] == 0.5 and metrics.custom_properties["n"] == 3
     )
