@@ -40,6 +40,13 @@ def example(session: nox.Session) -> None:
     session.run("python", "examples/quickstart.py", *session.posargs)
 
 
+@nox.session(python="3.11")
+def example_sklearn(session: nox.Session) -> None:
+    """A scikit-learn pipeline (iris, logistic regression) recorded in ./.tracker, and its lineage."""
+    session.install("-e", ".", "scikit-learn")
+    session.run("python", "examples/sklearn_pipeline.py", *session.posargs)
+
+
 @nox.session(python="3.13")
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""

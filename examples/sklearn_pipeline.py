@@ -63,7 +63,7 @@ def made_by(store: Store, artifact_id: int, executions: set[int]) -> tuple[Execu
 def main() -> None:
     with tracker.run("logreg", pipeline="iris-classifier") as run:
         x, y = load("iris")
-        train_x, test_x, train_y, test_y = split(x, y, test_size=0.3)
+        train_x, test_x, train_y, test_y = split(x, y, test_size=0.3, seed=1)
         model = train(train_x, train_y, c=0.5)
         metrics = evaluate(model, test_x, test_y)
     print(f"trained {model}, metrics {metrics}\n")
@@ -101,9 +101,11 @@ def main() -> None:
         for out in store.get_artifacts_by_id(outputs):
             shown = {k: round(v, 3) for k, v in out.custom_properties.items() if not k.startswith("tracker_")}
             print(f"  evaluated by {evaluator.type} #{evaluator.id}: {out.type} {shown}")
-    for context in store.get_contexts_by_artifact(model_artifact.id):
+    for context in store.get_contexts_by_execution(trainer.id):
         parents = [p.name for p in store.get_parent_contexts_by_context(context.id)]
         print(f"  in run {context.name!r} ({context.custom_properties['tracker_status']}), pipeline {parents}")
+    runs = [c.name for c in store.get_contexts_by_artifact(model_artifact.id)]
+    print(f"  runs that made or used this very model (same bytes): {runs}")
     print(f"\nthe model, loaded back from the value store: {tracker.load(model_artifact)!r}")
 
 

@@ -75,12 +75,12 @@ class StepSpec:
 class Recording:
     """The records of one call, written as it starts and as it ends."""
 
-    def __init__(self, spec: StepSpec, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def __init__(self, spec: StepSpec, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.spec = spec
         self.active = False
         self.logged_params: dict[str, Any] = {}
         self.logged_metrics: dict[str, float] = {}
-        self._wrapped, self._args, self._kwargs = wrapped, args, kwargs
+        self._instance, self._args, self._kwargs = instance, args, kwargs
         self._yielded: list[Any] = []
         self._yield_count = 0
         self._run: Run | None = None
@@ -129,15 +129,12 @@ class Recording:
 
     def _arguments(self) -> Iterator[tuple[str | tuple[str, str | int], Any]]:
         """(name, value) of each bound argument, defaults applied; *args and **kwargs item by item."""
-        spec = self.spec
-        bound_method = inspect.ismethod(self._wrapped)
-        signature = spec.bound_signature if bound_method else spec.signature
+        # wrapt passes the instance (or class) of a method call apart from args, however it was called
+        signature = self.spec.signature if self._instance is None else self.spec.bound_signature
         bound = signature.bind(*self._args, **self._kwargs)
         bound.apply_defaults()
-        for index, (name, value) in enumerate(bound.arguments.items()):
+        for name, value in bound.arguments.items():
             parameter = signature.parameters[name]
-            if index == 0 and not bound_method and name in ("self", "cls") and "." in spec.func.__qualname__:
-                continue  # Class.method(instance, ...): the instance is not an input
             if parameter.kind is parameter.VAR_POSITIONAL:
                 yield from (((name, i), item) for i, item in enumerate(value))
             elif parameter.kind is parameter.VAR_KEYWORD:
@@ -264,9 +261,9 @@ class Recording:
 
 
 @contextlib.contextmanager
-def record(spec: StepSpec, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Recording]:
-    """Record the call of *wrapped* that runs inside the block; re-raise what it raises, unchanged."""
-    recording = Recording(spec, wrapped, args, kwargs)
+def record(spec: StepSpec, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Recording]:
+    """Record the call that runs inside the block; re-raise what it raises, unchanged."""
+    recording = Recording(spec, instance, args, kwargs)
     recording.begin()
     token = _current_call.set(recording)
     try:

@@ -96,20 +96,20 @@ def _kind(target: Callable[..., Any]) -> str:
 
 
 def _function(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    with record(spec, wrapped, args, kwargs) as rec:
+    with record(spec, instance, args, kwargs) as rec:
         return rec.returned(wrapped(*args, **kwargs))
     raise AssertionError("unreachable")  # pragma: no cover - record() re-raises; mypy cannot see it
 
 
 async def _coroutine(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> Any:  # fmt: skip
-    with record(spec, wrapped, args, kwargs) as rec:
+    with record(spec, instance, args, kwargs) as rec:
         return rec.returned(await wrapped(*args, **kwargs))
 
 
 def _generator(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> Generator[Any, Any, Any]:  # fmt: skip
-    with record(spec, wrapped, args, kwargs) as rec:
+    with record(spec, instance, args, kwargs) as rec:
         inner = wrapped(*args, **kwargs)
         try:
             item = next(inner)
@@ -129,7 +129,7 @@ def _generator(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...
 
 async def _asyncgen(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> AsyncIterator[Any]:  # fmt: skip
-    with record(spec, wrapped, args, kwargs) as rec:
+    with record(spec, instance, args, kwargs) as rec:
         inner = wrapped(*args, **kwargs)
         try:
             item = await inner.__anext__()
