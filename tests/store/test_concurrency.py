@@ -96,7 +96,10 @@ def _create_same(url: str, worker: int, barrier: Any, results: Any) -> None:
         with tracker.connect(url) as store:
             barrier.wait()
             type_id = store.put_context_type(ContextType("Pipeline", {"owner": PropertyType.STRING}))
-            (context_id,) = store.put_contexts([Context(type="Pipeline", name="nightly")], reuse_existing=True)
+            (context_id,) = store.put_contexts(
+                [Context(type="Pipeline", name="nightly", properties={"owner": f"worker {worker}"})],
+                reuse_existing=True,
+            )
         results.put((worker, (type_id, context_id)))
     except BaseException:
         results.put((worker, traceback.format_exc()))
@@ -111,6 +114,7 @@ def test_racing_get_or_create_yields_one_row(store_url: str) -> None:
     rows = table_contents(store_url)
     assert [r[1] for r in rows["Type"]].count("Pipeline") == 1
     assert len(rows["Context"]) == 1 and len(rows["TypeProperty"]) == 1
+    assert len(rows["ContextProperty"]) == 1  # the winner's properties only
 
 
 def _open_empty(url: str, worker: int, barrier: Any, results: Any) -> None:

@@ -85,8 +85,9 @@ def put(
         if node.id is None:
             node_id = _reuse(tx, kind, row) if reuse_existing else None
             if node_id is None:
-                node_id = _insert(tx, kind, row, reuse_existing)
-                prop_rows += _owned(kind, node_id, props)
+                node_id, inserted = _insert(tx, kind, row, reuse_existing)
+                if inserted:
+                    prop_rows += _owned(kind, node_id, props)
         else:
             node_id = int(node.id)
             _update(tx, kind, node_id, row)
@@ -161,19 +162,20 @@ def _owned(kind: NodeKind, node_id: int, rows: list[dict[str, Any]]) -> list[dic
     return rows
 
 
-def _insert(tx: Tx, kind: NodeKind, row: dict[str, Any], reuse_existing: bool) -> int:
+def _insert(tx: Tx, kind: NodeKind, row: dict[str, Any], reuse_existing: bool) -> tuple[int, bool]:
+    """Insert a node row: (its id, True); or, having lost a race to create it, (the winner's id, False)."""
     stmt = tx.backend.prepared(("insert_node", kind.word), lambda: insert_into(tx.backend, kind.table))
     if not reuse_existing or tx.backend.name == "sqlite":  # SQLite: the write lock rules out races
-        return tx.insert(stmt, row)
+        return tx.insert(stmt, row), True
     savepoint = tx.savepoint()
     try:
-        return tx.insert(stmt, row)
+        return tx.insert(stmt, row), True
     except tx.backend.dbapi.IntegrityError:
         tx.rollback_to(savepoint)  # another process created it since we looked
         found = _reuse(tx, kind, row)
         if found is None:
             raise
-        return found
+        return found, False
 
 
 def _reuse(tx: Tx, kind: NodeKind, row: dict[str, Any]) -> int | None:
