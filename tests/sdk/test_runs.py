@@ -140,7 +140,7 @@ def test_log_params_and_metrics(tracked: tracker.Store) -> None:
 
 def test_logging_needs_a_run_and_good_values(tracked: tracker.Store) -> None:
     """Outside any run or step, logging raises NoActiveRunError; bad values raise at once."""
-    with pytest.raises(NoActiveRunError, match="inside `with tracker.run"):
+    with pytest.raises(NoActiveRunError, match=r"inside `with tracker\.run"):
         tracker.log_params(a=1)
     with tracker.run():
         with pytest.raises(InvalidArgumentError, match="metrics are numbers"):
