@@ -13,6 +13,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from tracker.store._values import kind_of
 from tracker.store.entities import ArtifactBaseType, PropertyType
 
 SCALARS = (bool, int, float, str, type(None))
@@ -26,6 +27,13 @@ METRICS_TYPE = "Metrics"
 
 #: Artifact type names for Python types, set with :func:`tracker.register_artifact_type`.
 _TYPE_NAMES: dict[type, tuple[str, ArtifactBaseType]] = {}
+
+
+def plain(value: Any) -> Any:
+    """A NumPy scalar (``np.int64(3)``, ``np.float32``, ``np.bool_``, a 0-d array) as the Python scalar it holds."""
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def is_scalar(value: object) -> bool:
@@ -127,7 +135,7 @@ def split_outputs(result: object, names: tuple[str, ...] | None) -> list[tuple[l
 
 def fits(value: Any, declared: PropertyType, int_bits: int) -> bool:
     """Whether *value* can be stored as a property declared *declared* on a backend with *int_bits* ints."""
-    kind = property_kind(type(value))
+    kind = kind_of(value)
     if kind is PropertyType.INT and declared is PropertyType.INT:
         return bool(-(1 << (int_bits - 1)) <= value < 1 << (int_bits - 1))
     return kind is declared or (declared is PropertyType.DOUBLE and kind is PropertyType.INT)

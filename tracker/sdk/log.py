@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracker.errors import InvalidArgumentError
+from tracker.sdk._describe import plain
 from tracker.sdk.record import current_call
 from tracker.sdk.runs import require_run
 from tracker.store._values import check
 
 
 def _merged(values: Mapping[str, Any] | None, more: dict[str, Any], what: str) -> dict[str, Any]:
-    merged = {**(values or {}), **more}
+    merged = {name: plain(value) for name, value in {**(values or {}), **more}.items()}
     if not merged:
         raise InvalidArgumentError(f"{what} needs at least one name=value")
     for name, value in merged.items():

@@ -103,14 +103,15 @@ class Recording:
         properties: dict[str, Any] = {}
         custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name}
         inputs: list[tuple[list[str | int], Any]] = []
-        for name, value in self._arguments():
+        for name, given in self._arguments():
+            value = _describe.plain(given)
             if isinstance(name, tuple):  # an item of *args or **kwargs
                 path: list[str | int] = list(name)
                 label = "_".join(map(str, name))
             else:
                 path, label = [name], name
             if name in spec.artifacts or not (name in spec.params or _describe.is_scalar(value)):
-                inputs.append((path, value))
+                inputs.append((path, given))
             elif value is not None:
                 declared = spec.declared.get(name) if isinstance(name, str) else None
                 if declared is not None and _describe.fits(value, declared, int_bits):

@@ -1,0 +1,97 @@
+"""The value store behind artifacts: stored once per content, atomic, verified before loading."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import executions, io
+from steps import scale
+
+import tracker
+from tracker.errors import ValueIntegrityError, ValueStoreError
+from tracker.values import ValueStore
+
+
+def test_equal_content_is_stored_once(tmp_path: Path) -> None:
+    """Two equal values make one file; the fingerprint is the sha256 of the serialized bytes."""
+    values = ValueStore(tmp_path)
+    first, second = values.put({"a": [1, 2]}), values.put({"a": [1, 2]})
+    assert first == second and first.fingerprint.startswith("sha256:")
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files == [values.path_of(first.fingerprint)] and first.size == files[0].stat().st_size
+    assert values.get(first.fingerprint) == {"a": [1, 2]}
+
+
+def test_a_value_that_cannot_be_serialized_leaves_no_file(tmp_path: Path) -> None:
+    """A failed write removes its temporary file."""
+    values = ValueStore(tmp_path)
+    with pytest.raises(TypeError):
+        values.put((x for x in ()))  # a generator object cannot be pickled
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_changed_file_is_refused(tmp_path: Path) -> None:
+    """A stored file whose bytes changed is not unpickled: ValueIntegrityError."""
+    values = ValueStore(tmp_path)
+    stored = values.put([1, 2, 3])
+    path = values.path_of(stored.fingerprint)
+    path.write_bytes(path.read_bytes().replace(b"\x03", b"\x04"))
+    with pytest.raises(ValueIntegrityError, match="no longer matches its fingerprint"):
+        values.get(stored.fingerprint)
+
+
+def test_missing_values_and_bad_fingerprints(tmp_path: Path) -> None:
+    """A fingerprint that is not stored, or not a fingerprint at all, raises ValueStoreError."""
+    values = ValueStore(tmp_path)
+    with pytest.raises(ValueStoreError, match="no stored value"):
+        values.get("sha256:" + "0" * 64)
+    with pytest.raises(ValueStoreError, match="not a tracker fingerprint"):
+        values.get("sha256:../../etc/passwd")
+    with pytest.raises(ValueStoreError, match="unknown serializer"):
+        ValueStore(tmp_path, serializer="yaml")
+
+
+def test_load_follows_the_artifact_to_its_value(tracked: tracker.Store, tmp_path: Path) -> None:
+    """tracker.load takes an Artifact or an id and checks the bytes; a tampered value is refused."""
+    with tracker.run():
+        scale([1.0, 2.0])
+    ((_, output),) = io(tracked, executions(tracked, "scale")[0].id)["OUTPUT"]  # type: ignore[arg-type]
+    assert tracker.load(output) == [2.0, 4.0]
+    assert tracker.load(output.id, store=tracked) == [2.0, 4.0]  # type: ignore[arg-type]
+    Path(output.uri.removeprefix("file://")).write_bytes(b"not a pickle")  # type: ignore[union-attr]
+    with pytest.raises(ValueIntegrityError):
+        tracker.load(output)
+    with pytest.raises(ValueStoreError, match="no artifact with id 9999"):
+        tracker.load(9999, store=tracked)
+
+
+@tracker.step
+def summed(rows: list[float]) -> float:
+    return sum(rows)
+
+
+def test_code_and_environment_are_recorded(tracked: tracker.Store) -> None:
+    """Python, platform, host, the versions of packages the step's module imports, and the git commit."""
+    with tracker.run():
+        summed([1.0])
+    facts = executions(tracked, "summed")[0].custom_properties
+    assert facts["tracker_python"] == ".".join(map(str, sys.version_info[:3]))
+    assert facts["tracker_module"] == __name__ and facts["tracker_function"] == "summed"
+    assert facts["tracker_packages"]["pytest"] == pytest.__version__  # this module imports pytest
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True)
+    if head.returncode == 0:  # the tests run from a git checkout in CI and here
+        assert facts["tracker_git_commit"] == head.stdout.strip()
+        assert isinstance(facts["tracker_git_dirty"], bool)
+
+
+def test_the_default_value_root_follows_tracker_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """TRACKER_VALUES names the value directory when none is given."""
+    monkeypatch.setenv("TRACKER_VALUES", str(tmp_path / "vals"))
+    assert ValueStore().root == tmp_path / "vals"
+    monkeypatch.delenv("TRACKER_VALUES")
+    monkeypatch.chdir(tmp_path)
+    assert ValueStore().root == Path(os.getcwd()) / ".tracker" / "values"
