@@ -30,7 +30,7 @@ def test_a_value_that_cannot_be_serialized_leaves_no_file(tmp_path: Path) -> Non
     """A failed write removes its temporary file."""
     values = ValueStore(tmp_path)
     with pytest.raises(TypeError):
-        values.put((x for x in ()))  # a generator object cannot be pickled
+        values.put(x for x in ())  # a generator object cannot be pickled
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
