@@ -213,6 +213,7 @@ def grid_point(c: float = 1.0, max_iter: int = 100, flag: bool = False) -> None:
 def test_numpy_scalars_are_parameters(tracked: tracker.Store) -> None:
     """np.float64, np.int64 and np.bool_ arguments are hyperparameters like their Python twins."""
     import numpy as np  # in the test extra
+
     with tracker.run():
         grid_point(c=np.float64(0.5), max_iter=np.int64(200), flag=np.bool_(True))
         tracker.log_params(n_iter=np.int32(7))
