@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+
 from typing_extensions import assert_type
 
 import tracker
