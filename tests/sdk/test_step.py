@@ -220,3 +220,23 @@ def test_numpy_scalars_are_parameters(tracked: tracker.Store) -> None:
     (execution,) = executions(tracked, "grid_point")
     assert execution.properties == {"c": 0.5, "max_iter": 200, "flag": True}
     assert io(tracked, execution.id)["INPUT"] == []  # type: ignore[arg-type]
+
+
+@tracker.step(outputs=("model", "report"), output_types={"model": "Model"})
+def fit_named(rows: list[float]) -> tuple[Model, str]:
+    return Model(sum(rows)), "fine"
+
+
+def test_output_types_name_artifact_types_per_output(tracked: tracker.Store) -> None:
+    """output_types chooses an output's artifact type; register_artifact_type does it for a Python type."""
+    tracker.register_artifact_type(list, "Dataset", base_type=ArtifactBaseType.DATASET)
+    try:
+        with tracker.run():
+            fit_named([1.0])
+    finally:
+        tracker.sdk._describe._TYPE_NAMES.pop(list)
+    (execution,) = executions(tracked, "fit_named")
+    recorded = io(tracked, execution.id)  # type: ignore[arg-type]
+    assert [(p, a.type) for p, a in recorded["OUTPUT"]] == [("model", "Model"), ("report", "str")]
+    assert [(p, a.type) for p, a in recorded["INPUT"]] == [("rows", "Dataset")]
+    assert tracked.get_artifact_type("Dataset").base_type is ArtifactBaseType.DATASET

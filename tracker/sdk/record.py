@@ -50,6 +50,7 @@ class StepSpec:
     name: str
     type_name: str
     outputs: tuple[str, ...] | None = None
+    output_types: dict[str, str] = field(default_factory=dict)
     params: frozenset[str] = frozenset()
     artifacts: frozenset[str] = frozenset()
     store: Store | None = None
@@ -152,7 +153,7 @@ class Recording:
         kept: list[Any] = []
         seen: set[object] = set()
         for path, value in items:
-            artifact = self._artifact(run, value, path)
+            artifact = self._artifact(run, value, path, event_type)
             key = artifact if isinstance(artifact, int) else artifact.external_id or id(value)
             if key in seen:
                 continue  # one event per artifact and direction, as MLMD requires
@@ -161,12 +162,15 @@ class Recording:
             kept.append(value)
         return pairs, kept
 
-    def _artifact(self, run: Run, value: Any, path: list[str | int]) -> Artifact | int:
+    def _artifact(self, run: Run, value: Any, path: list[str | int], event_type: EventType) -> Artifact | int:
         store = run.store
         known = _state.artifacts.get(store, value)
         if known is not None:
             return known  # passed on from an earlier step: link, don't store again
         type_name, base_type = _describe.artifact_type_of(value)
+        chosen = self.spec.output_types.get(str(path[0])) if event_type is EventType.OUTPUT else None
+        if chosen is not None:
+            type_name, base_type = chosen, ArtifactBaseType.UNSET
         self._register(store, "artifact", type_name, {}, base_type)
         custom = _describe.describe(value)
         if type_name == _describe.METRICS_TYPE and _describe.is_metrics(value):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
 import wrapt
@@ -33,6 +33,7 @@ def step(
     name: str | None = None,
     type_name: str | None = None,
     outputs: str | Iterable[str] | None = None,
+    output_types: Mapping[str, str] | None = None,
     params: Iterable[str] = (),
     artifacts: Iterable[str] = (),
     store: Store | None = None,
@@ -44,6 +45,7 @@ def step(
     name: str | None = None,
     type_name: str | None = None,
     outputs: str | Iterable[str] | None = None,
+    output_types: Mapping[str, str] | None = None,
     params: Iterable[str] = (),
     artifacts: Iterable[str] = (),
     store: Store | None = None,
@@ -61,6 +63,8 @@ def step(
         type_name: the ExecutionType's name (default: the step's name).
         outputs: names of the outputs: one name, or one per element of a returned
             tuple or field of a returned dataclass (default: "output", or indexes).
+        output_types: artifact type names by output name, e.g. ``{"output": "Model"}``
+            (default: the value's registered type, "Metrics", or its class name).
         params: arguments to record as properties even when not scalars.
         artifacts: arguments to record as artifacts even when scalars.
         store: the store to record into (default: the current run's, else ``tracker.connect()``).
@@ -68,14 +72,23 @@ def step(
     Put ``@tracker.step`` above ``@classmethod`` and ``@staticmethod``.
     """
     if fn is None:  # used as @step(...)
-        return functools.partial(step, name=name, type_name=type_name, outputs=outputs, params=params,
-                                 artifacts=artifacts, store=store)  # fmt: skip
+        return functools.partial(step, name=name, type_name=type_name, outputs=outputs, output_types=output_types,
+                                 params=params, artifacts=artifacts, store=store)  # fmt: skip
     target = getattr(fn, "__func__", fn)  # see through classmethod / staticmethod
     if not callable(target):
         raise InvalidArgumentError(f"@tracker.step decorates functions and methods, not {type(fn).__name__}")
     step_name = name or target.__qualname__
     names = (outputs,) if isinstance(outputs, str) else tuple(outputs) if outputs is not None else None
-    spec = StepSpec(target, step_name, type_name or step_name, names, frozenset(params), frozenset(artifacts), store)
+    spec = StepSpec(
+        target,
+        step_name,
+        type_name or step_name,
+        names,
+        dict(output_types or {}),
+        frozenset(params),
+        frozenset(artifacts),
+        store,
+    )
     unknown = (spec.params | spec.artifacts) - set(spec.signature.parameters)
     if unknown:
         raise InvalidArgumentError(

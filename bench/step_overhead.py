@@ -1,0 +1,827 @@
+"""What one ``@tracker.step`` call costs, as ratios measured in one run of this script. See bench/README.md.
+
+Scenarios:
+  call   a trivial step (two scalar parameters, a small list in, a small dataclass out) called
+         inside ``tracker.run``, in one process, in interleaved rounds, against
+           - the same function undecorated (a ratio with no target: it says how much a call costs);
+           - ml-metadata's ``put_execution`` writing one execution with two properties, an input and
+             an output artifact, their events and the link to one context, as shipped (rollback
+             journal) and on a file switched to WAL (target: tracker <= 1.5x each).
+         tracker gets a new list (and makes a new object) in every call, so nothing is found by
+         identity; a second tracker variant passes the same list object every time (an identity
+         cache hit: the input is linked, not stored again).
+  large  a step returning a 200 MB NumPy array against ``cloudpickle.dump`` of the same array to a
+         file: time (target <= 1.3x) and the peak RSS the call adds (target: no second copy),
+         each side in a fresh subprocess per round so that peaks do not mix.
+
+Run it with ``nox -s bench_step`` (ml-metadata 1.17 needs Python 3.9-3.11; numpy is installed
+there too), or ``python bench/step_overhead.py --quick`` where tracker, ml-metadata and numpy are
+installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import gc
+import importlib.metadata
+import json
+import os
+import pickle
+import platform
+import pstats
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cloudpickle  # type: ignore[import-untyped]
+
+import tracker
+from tracker.errors import TrackerWarning
+
+try:
+    import numpy as np
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2 as mlmd
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    sys.exit(
+        f"bench/step_overhead.py needs ml-metadata and numpy ({exc}); run it with `nox -s bench_step`, "
+        "which installs both on Python 3.11"
+    )
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+Op = Callable[[], object]
+
+
+# --- the step ---
+
+
+@dataclass
+class Model:
+    """The step's small result."""
+
+    weight: float
+    bias: float
+
+
+def train(data: list[float], lr: float, epochs: int) -> Model:
+    """The trivial step: two scalar parameters, a small list in, a small dataclass out."""
+    return Model(weight=lr * epochs, bias=sum(data))
+
+
+tracked_train = tracker.step(train)
+
+
+def _inputs(i: int) -> tuple[list[float], float, int]:
+    """Call *i*'s arguments: a new list with new contents, and scalars that vary."""
+    return [float(i), i + 0.5, i + 0.25], 0.001 * (i % 1000 + 1), i % 50 + 1
+
+
+# --- (1) call: the sides ---
+
+PLAIN = "plain function"
+TRACKED = "tracker, new list"
+TRACKED_SAME = "tracker, same list"
+MLMD = "ml-metadata"
+MLMD_WAL = "ml-metadata WAL"
+SIDES = (PLAIN, TRACKED, TRACKED_SAME, MLMD, MLMD_WAL)
+#: ``PRAGMA journal_mode`` each side's file must report after a run.
+JOURNAL_MODES = {TRACKED: "wal", TRACKED_SAME: "wal", MLMD: "delete", MLMD_WAL: "wal"}
+#: Calls of the plain function timed together (one alone is close to the clock's own cost).
+PLAIN_BATCH = 100
+#: The tables whose rows per call are reported, to show what each side writes.
+COUNTED_TABLES = (
+    "Execution",
+    "ExecutionProperty",
+    "Artifact",
+    "ArtifactProperty",
+    "Event",
+    "EventPath",
+    "Attribution",
+    "Association",
+    "Context",
+    "ContextProperty",
+)
+
+
+class Side(Protocol):
+    """One side of the comparison, set up on a fresh directory."""
+
+    #: Calls one op makes (the op's time is divided by it).
+    calls_per_op: int
+    #: The SQLite file it writes, if any.
+    database: Path | None
+
+    def op(self, i: int) -> Op:
+        """Build call *i*'s inputs (outside the clock); the returned callable is what is timed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PlainSide:
+    """The undecorated function, PLAIN_BATCH calls per op."""
+
+    calls_per_op = PLAIN_BATCH
+    database = None
+
+    def op(self, i: int) -> Op:
+        inputs = [_inputs(i * PLAIN_BATCH + k) for k in range(PLAIN_BATCH)]
+
+        def calls() -> None:
+            for data, lr, epochs in inputs:
+                train(data, lr, epochs)
+
+        return calls
+
+    def close(self) -> None:
+        pass
+
+
+class TrackerSide:
+    """``tracked_train`` inside one ``tracker.run``, on its own store and value directory."""
+
+    calls_per_op = 1
+
+    def __init__(self, directory: Path, *, same_list: bool) -> None:
+        self.database = directory / "tracker.sqlite"
+        self.store = tracker.connect(str(self.database))
+        self._stack = contextlib.ExitStack()
+        self._stack.callback(self.store.close)
+        self._stack.enter_context(
+            tracker.run("bench", store=self.store, values=tracker.ValueStore(directory / "values"))
+        )
+        self._same = [0.5, 1.5, 2.5] if same_list else None
+
+    def op(self, i: int) -> Op:
+        data, lr, epochs = _inputs(i)
+        if self._same is not None:
+            data = self._same
+        return lambda: tracked_train(data, lr, epochs)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+class MlmdSide:
+    """ml-metadata's ``put_execution`` with the records of one call, optionally on a WAL file."""
+
+    calls_per_op = 1
+
+    def __init__(self, directory: Path, *, wal: bool) -> None:
+        self.database = directory / "mlmd.sqlite"
+        if wal:
+            with closing(sqlite3.connect(self.database)) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+        config = mlmd.ConnectionConfig()
+        config.sqlite.filename_uri = str(self.database)
+        config.sqlite.connection_mode = mlmd.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        self.store: Any = metadata_store.MetadataStore(config)
+        self.list_type = self.store.put_artifact_type(mlmd.ArtifactType(name="list"))
+        self.model_type = self.store.put_artifact_type(mlmd.ArtifactType(name="Model"))
+        self.train_type = self.store.put_execution_type(
+            mlmd.ExecutionType(name="train", properties={"lr": mlmd.DOUBLE, "epochs": mlmd.INT})
+        )
+        self.run_type = self.store.put_context_type(mlmd.ContextType(name="Run"))
+        (self.context_id,) = self.store.put_contexts([mlmd.Context(type_id=self.run_type, name="bench")])
+
+    def _artifact(self, type_id: int, name: str) -> Any:
+        return mlmd.Artifact(
+            type_id=type_id, uri=f"file:///values/{name}", external_id=f"sha256:{name}", state=mlmd.Artifact.LIVE
+        )
+
+    def _event(self, kind: Any, key: str) -> Any:
+        event = mlmd.Event(type=kind)
+        event.path.steps.add().key = key
+        return event
+
+    def op(self, i: int) -> Op:
+        _, lr, epochs = _inputs(i)
+        execution = mlmd.Execution(type_id=self.train_type, last_known_state=mlmd.Execution.COMPLETE)
+        execution.properties["lr"].double_value = lr
+        execution.properties["epochs"].int_value = epochs
+        pairs = [
+            (self._artifact(self.list_type, f"data-{i}"), self._event(mlmd.Event.INPUT, "data")),
+            (self._artifact(self.model_type, f"model-{i}"), self._event(mlmd.Event.OUTPUT, "output")),
+        ]
+        context = mlmd.Context(id=self.context_id, type_id=self.run_type, name="bench")
+        return lambda: self.store.put_execution(
+            execution, pairs, [context], reuse_artifact_if_already_exist_by_external_id=True
+        )
+
+    def close(self) -> None:
+        self.store = None  # ml-metadata has no close(); dropping the last reference closes the file
+        gc.collect()
+
+
+def open_side(side: str, directory: Path) -> Side:
+    directory.mkdir(parents=True)
+    if side == PLAIN:
+        return PlainSide()
+    if side in (TRACKED, TRACKED_SAME):
+        return TrackerSide(directory, same_list=side == TRACKED_SAME)
+    return MlmdSide(directory, wal=side == MLMD_WAL)
+
+
+# --- (1) call: measuring ---
+
+
+@dataclass
+class Timing:
+    """One side's timed calls in one round, on one fresh directory."""
+
+    seconds: list[float]  # per call
+    journal_mode: str | None
+    rows_per_call: dict[str, float]
+
+    @property
+    def median_us(self) -> float:
+        return statistics.median(self.seconds) * 1e6
+
+    @property
+    def mean_us(self) -> float:
+        return statistics.fmean(self.seconds) * 1e6
+
+
+def _count_rows(database: Path) -> tuple[str, dict[str, int]]:
+    with closing(sqlite3.connect(database)) as connection:
+        mode = str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        rows = {t: connection.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in COUNTED_TABLES}
+    return mode, rows
+
+
+def measure_side(side: str, directory: Path, warmup: int, count: int) -> Timing:
+    """Open *side* on *directory*, warm it up, time *count* ops, close it."""
+    opened = open_side(side, directory)
+    try:
+        ops = count if opened.calls_per_op == 1 else max(1, count // opened.calls_per_op)
+        first = max(1, warmup // opened.calls_per_op)
+        for i in range(first):
+            opened.op(i)()
+        before = _count_rows(opened.database)[1] if opened.database else {}
+        gc.collect()
+        clock = time.perf_counter
+        seconds = []
+        for i in range(first, first + ops):
+            op = opened.op(i)
+            start = clock()
+            op()
+            seconds.append((clock() - start) / opened.calls_per_op)
+        after = _count_rows(opened.database)[1] if opened.database else {}
+    finally:
+        opened.close()
+    mode = None
+    if opened.database:
+        mode = _count_rows(opened.database)[0]
+        if mode != JOURNAL_MODES[side]:
+            sys.exit(f"{side} ran with journal_mode={mode}, not {JOURNAL_MODES[side]}: not comparable")
+    rows = {t: (after[t] - before[t]) / ops for t in after}
+    return Timing(seconds, mode, rows)
+
+
+def measure_calls(args: argparse.Namespace, directory: Path) -> list[dict[str, Timing]]:
+    """*repeats* rounds of every side, each round in a rotated order, each side on a new directory."""
+    rounds = []
+    for r in range(args.repeats):
+        shift = r % len(SIDES)
+        order = SIDES[shift:] + SIDES[:shift]
+        timings: dict[str, Timing] = {}
+        for side in order:
+            print(f"  call: round {r + 1}/{args.repeats}, {side} ...", file=sys.stderr, flush=True)
+            timings[side] = measure_side(
+                side, directory / f"call-{r}-{side.replace(' ', '-')}", args.warmup, args.iterations
+            )
+        expected = {TRACKED: 2.0, TRACKED_SAME: 1.0, MLMD: 2.0, MLMD_WAL: 2.0}  # new artifacts per call
+        for side, artifacts in expected.items():
+            got = timings[side].rows_per_call
+            if got["Execution"] != 1.0 or got["Artifact"] != artifacts or got["Event"] != 2.0:
+                sys.exit(f"{side} did not write one execution, {artifacts:g} artifacts and 2 events per call: {got}")
+        rounds.append(timings)
+    return rounds
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A tracker side against a baseline side, over all rounds: the median of the rounds' ratios of medians."""
+
+    side: str
+    baseline: str
+    rounds: list[tuple[Timing, Timing]]
+    target: float | None
+
+    @property
+    def side_us(self) -> float:
+        return statistics.median(t.median_us for t, _ in self.rounds)
+
+    @property
+    def baseline_us(self) -> float:
+        return statistics.median(b.median_us for _, b in self.rounds)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [t.median_us / b.median_us for t, b in self.rounds]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def mean_ratio(self) -> float:
+        return statistics.median(t.mean_us / b.mean_us for t, b in self.rounds)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.ratio <= self.target
+
+
+#: The tracked call may cost at most this many times ml-metadata's put_execution.
+CALL_TARGET = 1.5
+
+
+def compare_calls(rounds: list[dict[str, Timing]]) -> list[Comparison]:
+    return [
+        Comparison(side, baseline, [(r[side], r[baseline]) for r in rounds], None if baseline == PLAIN else CALL_TARGET)
+        for side in (TRACKED, TRACKED_SAME)
+        for baseline in (MLMD, MLMD_WAL, PLAIN)
+    ]
+
+
+def call_table(comparisons: Sequence[Comparison]) -> str:
+    rows = [("tracked call", "against", "tracker us", "baseline us", "ratio", "rounds", "target", "met?", "mean ratio")]
+    for c in comparisons:
+        rows.append(
+            (
+                c.side,
+                c.baseline,
+                f"{c.side_us:.1f}",
+                f"{c.baseline_us:.2f}" if c.baseline == PLAIN else f"{c.baseline_us:.1f}",
+                f"{c.ratio:.0f}" if c.ratio >= 100 else f"{c.ratio:.2f}",
+                f"{min(c.ratios):.0f}-{max(c.ratios):.0f}"
+                if c.ratio >= 100
+                else f"{min(c.ratios):.2f}-{max(c.ratios):.2f}",
+                "-" if c.target is None else f"<= {c.target:.2f}",
+                "-" if c.met is None else ("yes" if c.met else "NO"),
+                f"{c.mean_ratio:.0f}" if c.mean_ratio >= 100 else f"{c.mean_ratio:.2f}",
+            )
+        )
+    return _format(rows, text_columns=2)
+
+
+def rows_table(rounds: list[dict[str, Timing]]) -> str:
+    """Rows each side writes per call (from the last round), table by table."""
+    last = rounds[-1]
+    sides = [s for s in SIDES if s != PLAIN]
+    rows = [("table", *sides)]
+    for table in COUNTED_TABLES:
+        rows.append((table, *(f"{last[s].rows_per_call[table]:g}" for s in sides)))
+    return _format(rows, text_columns=1)
+
+
+# --- (1) call: where tracker's time goes ---
+
+
+def profile_calls(args: argparse.Namespace, directory: Path, top: int) -> str:
+    """cProfile of TRACKED's timed calls (warm-up excluded): the top *top* functions by own and cumulative time."""
+    opened = open_side(TRACKED, directory / "profile")
+    profiler = cProfile.Profile()
+    try:
+        for i in range(args.warmup):
+            opened.op(i)()
+        for i in range(args.warmup, args.warmup + args.iterations):
+            op = opened.op(i)
+            profiler.enable()
+            op()
+            profiler.disable()
+    finally:
+        opened.close()
+    # {(file, line, function): (primitive calls, calls, own seconds, cumulative seconds, callers)}
+    stats: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    per_call = 1e6 / args.iterations
+    total = sum(entry[2] for entry in stats.values()) * per_call
+    lines = [
+        f"cProfile of {TRACKED!r}: {args.iterations} calls after {args.warmup} warm-up; mean us per call, "
+        f"{total:.0f} us in all under the profiler (WAL checkpoints included; cProfile inflates Python calls)"
+    ]
+    for title, column in (("own", 2), ("cumulative", 3)):
+        lines += ["", f"top {top} by {title} time:", f"{'own us':>8} {'own %':>6} {'cum us':>8} {'calls':>6}  function"]
+        for (filename, line, name), entry in sorted(stats.items(), key=lambda kv: -kv[1][column])[:top]:
+            lines.append(
+                f"{entry[2] * per_call:8.1f} {100 * entry[2] * per_call / total:6.1f} {entry[3] * per_call:8.1f} "
+                f"{entry[1] / args.iterations:6.1f}  {_where(filename, line, name)}"
+            )
+    return "\n".join(lines)
+
+
+def _where(filename: str, line: int, name: str) -> str:
+    if filename == "~":
+        return name  # a builtin
+    for marker in ("/site-packages/", "/lib/python3."):
+        if marker in filename:
+            filename = filename.split(marker, 1)[1]
+            break
+    else:
+        filename = os.path.relpath(filename, BENCH_DIR.parent)
+    return f"{filename}:{line}({name})"
+
+
+# --- (3) large: one subprocess per side and round ---
+
+TRACKER_LARGE = "tracker step"
+PICKLE_LARGE = "cloudpickle.dump"
+LARGE_SIDES = (TRACKER_LARGE, PICKLE_LARGE)
+#: The tracked call may take at most this many times cloudpickle.dump's time.
+LARGE_TIME_TARGET = 1.3
+#: "No second copy": the tracked call's peak RSS increase stays below this fraction of the array's size.
+LARGE_MEMORY_TARGET = 0.5
+
+#: The arrays the large step returns, by index: 0 for the warm-up, 1 for the timed call.
+_ARRAYS: dict[int, Any] = {}
+
+
+def produce(index: int) -> Any:
+    """The large step: returns an array made beforehand (its making is not timed)."""
+    return _ARRAYS[index]
+
+
+def _peak_rss() -> int:
+    """This process's peak resident set size so far, in bytes."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _rss() -> int | None:
+    """This process's resident set size now, in bytes (Linux), else None."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _large_array(size_mb: int) -> Any:
+    """A float64 array of *size_mb* MB of random values, filled in place (no temporary copy)."""
+    array = np.empty(size_mb * 1_000_000 // 8, dtype=np.float64)
+    np.random.default_rng(7).random(out=array)
+    return array
+
+
+def large_worker(side: str, directory: Path, size_mb: int) -> dict[str, Any]:
+    """Time one write of the large array by *side*, and the peak RSS it adds, in this (fresh) process."""
+    directory.mkdir(parents=True, exist_ok=True)
+    caught: list[warnings.WarningMessage] = []
+    with contextlib.ExitStack() as stack:
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
+        if side == TRACKER_LARGE:
+            store = tracker.connect(str(directory / "tracker.sqlite"))
+            stack.callback(store.close)
+            run = stack.enter_context(
+                tracker.run("large", store=store, values=tracker.ValueStore(directory / "values"))
+            )
+            step = tracker.step(produce)
+            _ARRAYS[0] = np.zeros(16)
+            step(0)  # warm-up: types, source facts, statements
+
+            def write(index: int) -> None:
+                step(index)
+
+        else:
+            target = directory / "array.pkl"
+
+            def write(index: int) -> None:
+                with target.open("wb") as file:
+                    cloudpickle.dump(_ARRAYS[index], file, protocol=pickle.HIGHEST_PROTOCOL)
+
+            _ARRAYS[0] = np.zeros(16)
+            write(0)  # warm-up
+        _ARRAYS[1] = _large_array(size_mb)
+        nbytes = int(_ARRAYS[1].nbytes)
+        gc.collect()
+        rss_before, peak_before = _rss(), _peak_rss()
+        start = time.perf_counter()
+        write(1)
+        seconds = time.perf_counter() - start
+        peak_after = _peak_rss()
+        if side == TRACKER_LARGE:
+            sizes = [
+                int(a.custom_properties.get("tracker_size", 0))
+                for a in store.get_artifacts_by_context(run.context_id)
+                if a.type == "ndarray" and a.external_id
+            ]
+            stored = max(sizes, default=0)
+        else:
+            stored = target.stat().st_size
+        _ARRAYS.clear()
+        gc.collect()
+        rss_after_drop = _rss()
+    return {
+        "side": side,
+        "seconds": seconds,
+        "array_bytes": nbytes,
+        "stored_bytes": stored,
+        "rss_before": rss_before,
+        "peak_before": peak_before,
+        "peak_after": peak_after,
+        "rss_after_drop": rss_after_drop,
+        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, TrackerWarning)],
+    }
+
+
+def _run_large(side: str, directory: Path, size_mb: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", side, "--worker-dir", str(directory), "--size-mb", str(size_mb)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"the {side} worker failed ({done.returncode}):\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def measure_large(args: argparse.Namespace, directory: Path) -> list[dict[str, dict[str, Any]]]:
+    """*repeats* rounds of both sides, alternating which goes first, each in a fresh subprocess and directory."""
+    rounds = []
+    for r in range(args.repeats):
+        order = LARGE_SIDES if r % 2 == 0 else LARGE_SIDES[::-1]
+        results: dict[str, dict[str, Any]] = {}
+        for side in order:
+            print(f"  large: round {r + 1}/{args.repeats}, {side} ...", file=sys.stderr, flush=True)
+            where = directory / f"large-{r}-{side.split()[0].replace('.', '-')}"
+            results[side] = _run_large(side, where, args.size_mb)
+            for leftover in sorted(where.rglob("*"), reverse=True):  # 200 MB a file: do not keep them
+                leftover.rmdir() if leftover.is_dir() else leftover.unlink()
+        rounds.append(results)
+    return rounds
+
+
+def _added(result: dict[str, Any]) -> int:
+    """The peak RSS the call added: over the larger of the RSS and the peak just before it."""
+    before = max(result["peak_before"], result["rss_before"] or 0)
+    return max(0, int(result["peak_after"]) - before)
+
+
+def large_summary(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    tracked = [r[TRACKER_LARGE] for r in rounds]
+    plain = [r[PICKLE_LARGE] for r in rounds]
+    nbytes = tracked[0]["array_bytes"]
+    ratios = [t["seconds"] / p["seconds"] for t, p in zip(tracked, plain, strict=True)]
+    stored = all(t["stored_bytes"] >= nbytes for t in tracked)
+    added = {side: statistics.median(_added(r[side]) / nbytes for r in rounds) for side in LARGE_SIDES}
+    retained = {
+        side: statistics.median(
+            (r[side]["rss_after_drop"] - r[side]["rss_before"] + nbytes) / nbytes
+            if r[side]["rss_before"] is not None and r[side]["rss_after_drop"] is not None
+            else float("nan")
+            for r in rounds
+        )
+        for side in LARGE_SIDES
+    }
+    return {
+        "array_bytes": nbytes,
+        "stored": stored,
+        "warnings": sorted({w for t in tracked for w in t["warnings"]}),
+        "tracker_s": statistics.median(t["seconds"] for t in tracked),
+        "pickle_s": statistics.median(p["seconds"] for p in plain),
+        "ratio": statistics.median(ratios),
+        "ratios_per_round": ratios,
+        "time_target": LARGE_TIME_TARGET,
+        "time_met": stored and statistics.median(ratios) <= LARGE_TIME_TARGET,
+        "peak_added_fraction": added,
+        "memory_target": LARGE_MEMORY_TARGET,
+        "memory_met": stored and added[TRACKER_LARGE] < LARGE_MEMORY_TARGET,
+        "retained_fraction": retained,
+    }
+
+
+def large_table(summary: dict[str, Any]) -> str:
+    nbytes = summary["array_bytes"]
+    ratios = summary["ratios_per_round"]
+    mb = nbytes / 1e6
+    rows = [("side", "seconds", "ratio", "rounds", "target", "met?", "peak RSS added", "target", "met?", "kept after")]
+    for side in LARGE_SIDES:
+        mine = side == TRACKER_LARGE
+        added = summary["peak_added_fraction"][side]
+        rows.append(
+            (
+                side,
+                f"{summary['tracker_s' if mine else 'pickle_s']:.3f}",
+                f"{summary['ratio']:.2f}" if mine else "1",
+                f"{min(ratios):.2f}-{max(ratios):.2f}" if mine else "",
+                f"<= {LARGE_TIME_TARGET:.2f}" if mine else "",
+                ("yes" if summary["time_met"] else "NO") if mine else "",
+                f"{added * mb:.0f} MB ({added:.2f}x)",
+                f"< {LARGE_MEMORY_TARGET:.2f}x" if mine else "",
+                ("yes" if summary["memory_met"] else "NO") if mine else "",
+                f"{summary['retained_fraction'][side] * mb:.0f} MB",
+            )
+        )
+    text = _format(rows, text_columns=1)
+    if not summary["stored"]:
+        text += (
+            "\n\nNOT STORED: the tracked call did not store the array, so its time and memory are not comparable:\n  "
+            + "\n  ".join(summary["warnings"] or ["(no warning)"])
+        )
+    return text
+
+
+# --- reporting ---
+
+
+def _format(rows: Sequence[Sequence[str]], *, text_columns: int) -> str:
+    """A plain-text table: the first *text_columns* left-aligned, the rest right-aligned."""
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if k < text_columns else cell.rjust(w)
+            for k, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def _filesystem(path: Path) -> str:
+    """The file system type *path* lives on (Linux), which decides what a commit costs."""
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "?"
+    target = str(path.resolve())
+    found = [(point, kind) for point, kind in mounts if target == point or target.startswith(point.rstrip("/") + "/")]
+    return max(found, key=lambda m: len(m[0]))[1] if found else "?"
+
+
+def _git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=BENCH_DIR, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return out.stdout.strip()
+
+
+def environment(directory: Path) -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "tracker": _version("mlmd-tracker"),
+        "tracker_git": _git_revision(),
+        "ml-metadata": _version("ml-metadata"),
+        "SQLAlchemy": _version("SQLAlchemy"),
+        "cloudpickle": _version("cloudpickle"),
+        "numpy": _version("numpy"),
+        "sqlite (Python's sqlite3)": sqlite3.sqlite_version,
+        "directory": str(directory),
+        "filesystem": _filesystem(directory),
+    }
+
+
+def _timing_summary(timing: Timing) -> dict[str, Any]:
+    us = sorted(s * 1e6 for s in timing.seconds)
+    return {
+        "median_us": statistics.median(us),
+        "p90_us": us[int(0.9 * (len(us) - 1))],
+        "p99_us": us[int(0.99 * (len(us) - 1))],
+        "max_us": us[-1],
+        "mean_us": statistics.fmean(us),
+        "journal_mode": timing.journal_mode,
+        "rows_per_call": timing.rows_per_call,
+    }
+
+
+# --- command line ---
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=2000, help="timed calls per side and round (default 2000)")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed calls before them (default 200)")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of all sides, interleaved (default 5)")
+    parser.add_argument("--size-mb", type=int, default=200, help="the large array's size in MB (default 200)")
+    parser.add_argument(
+        "--scenario", action="append", choices=("call", "large"), help="run only this scenario (default: both)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 200 calls, a 20 MB array, 2 rounds")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=25,
+        metavar="TOP",
+        help="also print a cProfile of the tracked call (call scenario): the TOP functions (default 25)",
+    )
+    parser.add_argument("--tmpdir", type=Path, help="where the files go (default: the system's temp directory)")
+    parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
+    parser.add_argument("--no-json", action="store_true", help="write no results file")
+    parser.add_argument("--worker", choices=LARGE_SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.iterations, args.warmup, args.repeats, args.size_mb = 200, 50, 2, 20
+    args.scenario = args.scenario or ["call", "large"]
+    if min(args.iterations, args.repeats, args.size_mb) < 1 or args.warmup < 0:
+        parser.error("counts must be positive (the warm-up may be 0)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(large_worker(args.worker, args.worker_dir, args.size_mb)))
+        return
+    tracker.configure(on_error="raise")  # a failure to record must stop the benchmark, not be timed
+    calls: list[dict[str, Timing]] = []
+    large: list[dict[str, dict[str, Any]]] = []
+    profile = ""
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-", dir=args.tmpdir) as tmp:
+        directory = Path(tmp)
+        env = environment(directory)
+        if "call" in args.scenario:
+            calls = measure_calls(args, directory)
+            if args.profile:
+                profile = profile_calls(args, directory, args.profile)
+        if "large" in args.scenario:
+            large = measure_large(args, directory)
+
+    load = f"{env['load_average'][0]:.1f}" if env["load_average"] else "?"
+    print(
+        f"tracker {env['tracker']} ({env['tracker_git']}) vs ml-metadata {env['ml-metadata']} | "
+        f"Python {env['python']} | {env['platform']} | {env['cpus']} CPUs, load {load} | "
+        f"files on {env['filesystem']}"
+    )
+    report: dict[str, Any] = {
+        "environment": env,
+        "settings": {k: v for k, v in vars(args).items() if "worker" not in k and k not in ("json", "tmpdir")},
+    }
+    if calls:
+        comparisons = compare_calls(calls)
+        print(
+            f"\n(1) a trivial step in tracker.run: us per call, the median of {args.iterations} calls after "
+            f"{args.warmup} warm-up (the plain function: calls in batches of {PLAIN_BATCH}), median over "
+            f"{args.repeats} rounds;\nratio: tracker / baseline, the median of the rounds' ratios of medians; "
+            "rounds: their range; mean ratio: the same with means\n"
+        )
+        print(call_table(comparisons))
+        print("\nrows written per call (last round):\n")
+        print(rows_table(calls))
+        if profile:
+            print(f"\n{profile}")
+        report["call"] = {
+            "comparisons": [
+                {
+                    "side": c.side,
+                    "against": c.baseline,
+                    "tracker_us": c.side_us,
+                    "baseline_us": c.baseline_us,
+                    "ratio": c.ratio,
+                    "ratios_per_round": c.ratios,
+                    "mean_ratio": c.mean_ratio,
+                    "target": c.target,
+                    "met": c.met,
+                }
+                for c in comparisons
+            ],
+            "rounds": [{side: _timing_summary(t) for side, t in timings.items()} for timings in calls],
+        }
+    if large:
+        summary = large_summary(large)
+        print(
+            f"\n(3) a step returning a {summary['array_bytes'] / 1e6:.0f} MB float64 array vs cloudpickle.dump to a "
+            f"file: seconds and ratio as above ({args.repeats} rounds, a fresh process per side and round);\n"
+            "peak RSS added: the call's peak RSS over the process's RSS with the array already made (median, "
+            "and as a fraction of the array);\nkept after: RSS still held once the caller dropped the array "
+            "(the array itself would be 1.00x)\n"
+        )
+        print(large_table(summary))
+        report["large"] = {"summary": summary, "rounds": large}
+
+    if not args.no_json:
+        out = args.json or BENCH_DIR / "results" / f"step_overhead-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"\nresults: {out}")
+
+
+if __name__ == "__main__":
+    main()
