@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,15 +78,15 @@ class Model:
 
 def train(data: list[float], lr: float, epochs: int) -> Model:
     """The trivial step: two scalar parameters, a small list in, a small dataclass out."""
-    return Model(weight=lr * epochs, bias=sum(data))
+    return Model(weight=lr, bias=sum(data) * epochs)
 
 
 tracked_train = tracker.step(train)
 
 
 def _inputs(i: int) -> tuple[list[float], float, int]:
-    """Call *i*'s arguments: a new list with new contents, and scalars that vary."""
-    return [float(i), i + 0.5, i + 0.25], 0.001 * (i % 1000 + 1), i % 50 + 1
+    """Call *i*'s arguments: a new list with new contents, and scalars that vary (so every result is new)."""
+    return [float(i), i + 0.5, i + 0.25], 0.001 * (i + 1), i % 50 + 1
 
 
 # --- (1) call: the sides ---
