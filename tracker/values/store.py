@@ -1,16 +1,18 @@
 """A content-addressed store of values: files named by the sha256 of their serialized bytes.
 
-A value is serialized once, hashed while it is written (one pass, no second
-copy in memory) to a temporary file, and renamed into place, so a file under
-its final name is always complete. Loading verifies the bytes against the
+A value is serialized once and hashed while it is written: a small one in
+memory (and not written at all when its content is stored already), a large
+one straight to a temporary file (one pass, no second copy in memory). Either
+is renamed into place, so a file under its final name is always complete. Loading verifies the bytes against the
 fingerprint before anything is unpickled.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from tracker.values.serializers import SERIALIZERS, Serializer
 DEFAULT_ROOT = Path(".tracker") / "values"
 ROOT_ENV_VAR = "TRACKER_VALUES"
 _CHUNK = 1 << 20
+_IN_MEMORY = 1 << 20  # values up to this size are serialized in memory first
 
 
 @dataclass(frozen=True)
@@ -33,18 +36,64 @@ class StoredValue:
     serializer: str
 
 
-class _HashingWriter:
-    """A file wrapper that feeds every byte written to a sha256."""
+class _SpoolingWriter:
+    """Feeds every byte written to a sha256; keeps small values in memory, spills large ones to a file.
 
-    def __init__(self, file: Any) -> None:
-        self._file = file
+    A small value whose content is stored already is then never written at all.
+    """
+
+    def __init__(self, directory: Path) -> None:
         self.hash = hashlib.sha256()
         self.size = 0
+        self._directory = directory
+        self._chunks: list[bytes] = []
+        self.file: Any = None
+        self.temp: Path | None = None
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Any) -> int:
         self.hash.update(data)
         self.size += len(data)
-        return int(self._file.write(data))
+        if self.file is not None:
+            return int(self.file.write(data))
+        self._chunks.append(bytes(data))
+        if self.size > _IN_MEMORY:
+            self._spill()
+        return len(data)
+
+    def _spill(self) -> None:
+        self.temp = _temporary(self._directory)
+        self.file = self.temp.open("xb")
+        for chunk in self._chunks:
+            self.file.write(chunk)
+        self._chunks.clear()
+
+    def finish(self, final: Path) -> None:
+        """Put the bytes under *final*, unless a file is there already (same name, same content)."""
+        if self.file is not None:
+            self.file.close()
+        if final.exists():
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if self.temp is None:
+            self._spill()
+            self.file.close()
+        assert self.temp is not None
+        os.replace(self.temp, final)  # atomic: readers see the whole file or none
+        self.temp = None
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.temp is not None:
+            self.temp.unlink(missing_ok=True)
+
+
+_counter = itertools.count()
+
+
+def _temporary(directory: Path) -> Path:
+    """A name no other writer (process or thread) uses, in the store's own directory (same file system)."""
+    return directory / f".incoming-{os.getpid()}-{threading.get_ident()}-{next(_counter)}"
 
 
 class ValueStore:
@@ -73,17 +122,14 @@ class ValueStore:
         file is left behind then.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".incoming-", dir=self.root)
+        writer = _SpoolingWriter(self.root)
         try:
-            with os.fdopen(fd, "wb") as file:
-                writer = _HashingWriter(file)
-                self._serializer.dump(value, writer)  # type: ignore[arg-type]
+            self._serializer.dump(value, writer)  # type: ignore[arg-type]
             fingerprint = f"sha256:{writer.hash.hexdigest()}"
             final = self.path_of(fingerprint)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temp, final)  # atomic: readers see the whole file or none
+            writer.finish(final)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            writer.discard()
             raise
         return StoredValue(fingerprint, final.as_uri(), writer.size, self._serializer.name)
 
