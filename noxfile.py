@@ -10,6 +10,10 @@ nox.options.sessions = ["tests-3.10", "tests-3.13", "interop", "lint", "typechec
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # ml-metadata 1.17 ships wheels for CPython 3.9-3.11 only; its protobuf pins stay in these sessions.
 MLMD = "ml-metadata==1.17.1"
+# MLflow pins protobuf (and much else) against ml-metadata's pins: it gets an environment of its own.
+# 3.17.2: mlflow 3.18.0 needs an mlflow-skinny 3.18.0 that the package index does not have (yet).
+MLFLOW = "mlflow==3.17.2"
+NUMPY = "numpy==2.4.6"
 
 
 @nox.session(python=PYTHONS)
@@ -31,6 +35,20 @@ def bench(session: nox.Session) -> None:
     """Write-path benchmarks as ratios against ml-metadata in the same process (not run by CI)."""
     session.install("-e", ".[test]", MLMD)
     session.run("python", "bench/write_path.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench_step(session: nox.Session) -> None:
+    """One @tracker.step call against the plain function and ml-metadata; a 200 MB array against cloudpickle."""
+    session.install("-e", ".", MLMD, NUMPY)
+    session.run("python", "bench/step_overhead.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench_mlflow(session: nox.Session) -> None:
+    """One small experiment run through tracker and through MLflow, each side in its own subprocess."""
+    session.install("-e", ".", MLFLOW)
+    session.run("python", "bench/mlflow_compare.py", *session.posargs)
 
 
 @nox.session(python="3.11")

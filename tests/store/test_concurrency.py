@@ -135,6 +135,7 @@ def test_racing_opens_of_an_empty_database_create_the_schema_once(store_url: str
 
 
 def _hold_write_lock(path: str, seconds: float) -> sqlite3.Connection:
+    """Take the database's write lock from another connection; release it after *seconds* (0: never)."""
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     if seconds:
@@ -155,6 +156,7 @@ def test_a_writer_that_cannot_get_the_lock_gives_up_cleanly(tmp_path: Path) -> N
                 store.put_contexts([Context(type="Run", name="r")])
         finally:
             holder.rollback()
+            holder.close()
         assert store.get_contexts() == []
 
 
@@ -163,6 +165,9 @@ def test_a_writer_waits_out_a_short_lock(tmp_path: Path) -> None:
     path = str(tmp_path / "locked.sqlite")
     with tracker.connect(f"sqlite:///{path}?timeout=0.01") as store:
         store.put_context_type(ContextType("Run"))
-        _hold_write_lock(path, 0.2)
-        assert store.put_contexts([Context(type="Run", name="r")]) == [1]
+        holder = _hold_write_lock(path, 0.2)
+        try:
+            assert store.put_contexts([Context(type="Run", name="r")]) == [1]
+        finally:
+            holder.close()
         assert [c.name for c in store.get_contexts()] == ["r"]
