@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Any, Literal
 
 from tracker.errors import InvalidArgumentError, TrackerWarning
-from tracker.store import Store, connect
+from tracker.store import ArtifactType, ContextType, ExecutionType, Store, connect
 from tracker.values import ValueStore
 
 OnError = Literal["warn", "raise"]
@@ -113,8 +113,24 @@ class ArtifactCache:
 
 
 artifacts = ArtifactCache()
-#: per store, the (kind, type name) pairs this process registered in it already
-registered: weakref.WeakKeyDictionary[Store, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
+#: per store, the types this process registered in it already
+registered: weakref.WeakKeyDictionary[Store, set[tuple[str, str, str, int]]] = weakref.WeakKeyDictionary()
+
+
+def ensure_type(store: Store, declared: ArtifactType | ExecutionType | ContextType) -> None:
+    """put_*_type once per process and store, not on every call."""
+    done = registered.setdefault(store, set())
+    key = (type(declared).__name__, declared.name, ",".join(sorted(declared.properties)),
+           int(getattr(declared, "base_type", 0)))  # fmt: skip
+    if key in done:
+        return
+    if isinstance(declared, ArtifactType):
+        store.put_artifact_type(declared)
+    elif isinstance(declared, ExecutionType):
+        store.put_execution_type(declared)
+    else:
+        store.put_context_type(declared)
+    done.add(key)
 
 
 def _after_fork() -> None:

@@ -100,7 +100,7 @@ class Recording:
         run = self._run = run_for(spec.store)
         store = run.store
         int_bits = store._open().flavor.int_bits
-        self._register(store, "execution", spec.type_name, dict(spec.declared))
+        _state.ensure_type(store, ExecutionType(spec.type_name, dict(spec.declared)))
         properties: dict[str, Any] = {}
         custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name}
         inputs: list[tuple[list[str | int], Any]] = []
@@ -171,7 +171,7 @@ class Recording:
         chosen = self.spec.output_types.get(str(path[0])) if event_type is EventType.OUTPUT else None
         if chosen is not None:
             type_name, base_type = chosen, ArtifactBaseType.UNSET
-        self._register(store, "artifact", type_name, {}, base_type)
+        _state.ensure_type(store, ArtifactType(type_name, base_type=base_type))
         custom = _describe.describe(value)
         if type_name == _describe.METRICS_TYPE and _describe.is_metrics(value):
             custom = {"tracker_python_type": custom["tracker_python_type"], **_describe.metrics_properties(value)}
@@ -195,19 +195,6 @@ class Recording:
     def _remember(store: Store, values: list[Any], ids: list[int]) -> None:
         for value, artifact_id in zip(values, ids, strict=True):
             _state.artifacts.put(store, value, artifact_id)
-
-    @staticmethod
-    def _register(store: Store, kind: str, name: str, properties: dict[str, PropertyType],
-                  base_type: ArtifactBaseType = ArtifactBaseType.UNSET) -> None:  # fmt: skip
-        done = _state.registered.setdefault(store, set())
-        key = (kind, name + "|" + ",".join(sorted(properties)))
-        if key in done:
-            return
-        if kind == "execution":
-            store.put_execution_type(ExecutionType(name, properties))
-        else:
-            store.put_artifact_type(ArtifactType(name, properties, base_type=base_type))
-        done.add(key)
 
     # --- the end ---
 

@@ -60,7 +60,7 @@ class Run:
     def start(cls, name: str | None, *, pipeline: str | None = None, properties: dict[str, Any] | None = None,
               store: Store, values: ValueStore, parent: Run | None = None) -> Run:  # fmt: skip
         """Record a new run (and its pipeline, and its parent link) in *store*."""
-        store.put_context_type(ContextType(RUN_TYPE))
+        _state.ensure_type(store, ContextType(RUN_TYPE))
         int_bits = store._open().flavor.int_bits
         props = {k: as_property(v, int_bits) for k, v in (properties or {}).items()}
         props["tracker_status"] = "running"
@@ -71,7 +71,7 @@ class Run:
         run = cls(store, values, context_id, final, parent, props)
         links = [ParentContext(context_id, parent.context_id)] if parent is not None else []
         if pipeline:
-            store.put_context_type(ContextType(PIPELINE_TYPE))
+            _state.ensure_type(store, ContextType(PIPELINE_TYPE))
             (pipeline_id,) = store.put_contexts([Context(type=PIPELINE_TYPE, name=pipeline)], reuse_existing=True)
             links.append(ParentContext(context_id, pipeline_id))
         if links:
