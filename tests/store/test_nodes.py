@@ -234,3 +234,16 @@ def test_listings_and_lookups_of_every_kind(typed: tracker.Store, kind: str) -> 
     type_.external_id = None
     assert getattr(typed, f"get_{kind}_types_by_id")([type_.id]) == [type_]
     assert getattr(typed, f"get_{kind}_types_by_external_ids")(["none"]) == []
+
+
+def test_updates_rewrite_only_what_changed_and_read_back_exactly(typed: tracker.Store, store_url: str) -> None:
+    """Updating with changed, unchanged, retyped and removed properties gives exactly the new set."""
+    node = Artifact(type="DataSet", properties=dict(VALUES), custom_properties={"keep": 1, "flip": True, "kind": 3})
+    (aid,) = typed.put_artifacts([node])
+    node.id = aid
+    node.properties = {**VALUES, "i": 8, "b": True}
+    node.custom_properties = {"keep": 1, "flip": False, "kind": "three", "new": {"x": [1.0]}}
+    typed.put_artifacts([node])
+    (found,) = typed.get_artifacts_by_id([aid])
+    assert (found.properties, found.custom_properties) == (node.properties, node.custom_properties)
+    assert len(table_contents(store_url)["ArtifactProperty"]) == len(VALUES) + 4

@@ -91,7 +91,7 @@ def put(
         else:
             node_id = int(node.id)
             _update(tx, kind, node_id, row)
-            prop_rows += _owned(kind, node_id, props)
+            prop_rows += _owned(kind, node_id, _changed_properties(tx, kind, node_id, props))
         ids.append(node_id)
     tx.executemany(
         tx.backend.prepared(("insert_props", kind.word), lambda: insert_into(tx.backend, kind.props)), prop_rows
@@ -212,9 +212,37 @@ def _update(tx: Tx, kind: NodeKind, node_id: int, row: dict[str, Any]) -> None:
         lambda: update(t).where(t.c.id == bindparam("node_id")).values({k: bindparam(k) for k in changes}),
     )
     tx.execute(stmt, {**changes, "node_id": node_id})
+
+
+def _changed_properties(tx: Tx, kind: NodeKind, node_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Make the stored properties of a node exactly *rows*, touching only what differs; return rows to insert.
+
+    An update replaces a node's properties (as in MLMD), but rewriting unchanged
+    rows would only churn MLMD's property indexes.
+    """
     p = kind.props
-    stmt = tx.backend.prepared(("delete_props", kind.word), lambda: delete(p).where(p.c[kind.owner] == bindparam("id")))
-    tx.execute(stmt, {"id": node_id})
+    columns = ("name", "is_custom_property", *values.VALUE_COLUMNS)
+    stmt = tx.backend.prepared(("props_of", kind.word), lambda: select(*(p.c[c] for c in columns)).where(
+        p.c[kind.owner] == bindparam("id")))  # fmt: skip
+    stored = {(r[0], bool(r[1])): _comparable(r[2:]) for r in tx.rows(stmt, {"id": node_id})}
+    wanted = {(r["name"], r["is_custom_property"]): r for r in rows}
+    stale = [key for key, value in stored.items()
+             if key not in wanted or _comparable([wanted[key][c] for c in values.VALUE_COLUMNS]) != value]  # fmt: skip
+    if stale:
+        one = (p.c[kind.owner] == bindparam("id"), p.c.name == bindparam("n"), p.c.is_custom_property == bindparam("c"))
+        stmt = tx.backend.prepared(("delete_prop", kind.word), lambda: delete(p).where(*one))
+        tx.executemany(stmt, [{"id": node_id, "n": name, "c": custom} for name, custom in stale])
+    return [row for key, row in wanted.items() if key not in stored or key in stale]
+
+
+def _comparable(value_columns: Sequence[Any]) -> tuple[Any, ...]:
+    """Property value columns as one comparable tuple, whatever types the driver returned."""
+    int_value, double_value, string_value, proto_value, bool_value = value_columns
+    if isinstance(proto_value, (bytes, bytearray, memoryview)):
+        proto_value = bytes(proto_value)
+    elif isinstance(proto_value, str):
+        proto_value = proto_value.encode()
+    return (int_value, double_value, string_value, proto_value, None if bool_value is None else bool(bool_value))
 
 
 # --- reads ---
