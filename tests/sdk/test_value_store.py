@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import executions, io
@@ -95,3 +96,33 @@ def test_the_default_value_root_follows_tracker_values(monkeypatch: pytest.Monke
     monkeypatch.delenv("TRACKER_VALUES")
     monkeypatch.chdir(tmp_path)
     assert ValueStore().root == Path(os.getcwd()) / ".tracker" / "values"
+
+
+@tracker.step
+def big(n: int) -> Any:
+    import numpy as np
+
+    return np.arange(n, dtype="float64")
+
+
+def test_a_large_array_is_stored_in_one_pass_and_not_kept_alive(tracked: tracker.Store) -> None:
+    """A 40 MB array is written without a second copy in memory, loads back equal, and is not cached alive."""
+    import gc
+    import tracemalloc
+    import weakref
+
+    import numpy as np
+
+    with tracker.run():
+        tracemalloc.start()
+        array = big(5_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert array.nbytes == 40_000_000 and peak < array.nbytes * 1.2  # the array itself, no copy
+    ((_, artifact),) = io(tracked, executions(tracked, "big")[0].id)["OUTPUT"]  # type: ignore[arg-type]
+    assert artifact.custom_properties["shape"] == "(5000000,)" and artifact.custom_properties["dtype"] == "float64"
+    assert np.array_equal(tracker.load(artifact), array)
+    alive = weakref.ref(array)
+    del array
+    gc.collect()
+    assert alive() is None

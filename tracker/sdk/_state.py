@@ -83,29 +83,46 @@ def tracking_failed(what: str, exc: BaseException) -> None:
 class ArtifactCache:
     """Which stored artifact a live Python object is, so passing it on links by identity.
 
-    Holds the objects themselves (most values cannot be weakly referenced), so
-    an id is never reused while cached; the oldest entries go past *size*.
+    An object that can be weakly referenced (arrays, frames, most class instances)
+    is held weakly, so caching never keeps a large value alive. Others (lists,
+    dicts, tuples) are held, so their id is not reused while cached; the oldest
+    entries go past *size*.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self._entries: OrderedDict[tuple[int, int], tuple[Store, Any, int]] = OrderedDict()
         self._size = size
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a weakref callback may run in a garbage collection under the lock
 
     def get(self, store: Store, value: Any) -> int | None:
+        key = (id(store), id(value))
         with self._lock:
-            entry = self._entries.get((id(store), id(value)))
-            if entry is None or entry[0] is not store or entry[1] is not value:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] is not store:
                 return None
-            self._entries.move_to_end((id(store), id(value)))
+            held = entry[1]
+            if (held() if isinstance(held, weakref.ref) else held) is not value:
+                return None
+            self._entries.move_to_end(key)
             return entry[2]
 
     def put(self, store: Store, value: Any, artifact_id: int) -> None:
+        key = (id(store), id(value))
+        try:
+            held: Any = weakref.ref(value, lambda _: self._forget(key))
+        except TypeError:  # lists, dicts, tuples, ints, strs: no weak references
+            held = value
         with self._lock:
-            self._entries[(id(store), id(value))] = (store, value, artifact_id)
-            self._entries.move_to_end((id(store), id(value)))
+            self._entries[key] = (store, held, artifact_id)
+            self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+    def _forget(self, key: tuple[int, int]) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and isinstance(entry[1], weakref.ref) and entry[1]() is None:
+                del self._entries[key]
 
     def clear(self) -> None:
         with self._lock:
@@ -136,7 +153,7 @@ def ensure_type(store: Store, declared: ArtifactType | ExecutionType | ContextTy
 def _after_fork() -> None:
     global _lock
     _lock = threading.Lock()
-    artifacts._lock = threading.Lock()
+    artifacts._lock = threading.RLock()
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -46,19 +46,21 @@ class _SpoolingWriter:
         self.hash = hashlib.sha256()
         self.size = 0
         self._directory = directory
-        self._chunks: list[bytes] = []
+        self._chunks: list[bytes] = []  # small values only: a large one goes to the file as it comes
         self.file: Any = None
         self.temp: Path | None = None
 
     def write(self, data: Any) -> int:
-        self.hash.update(data)
-        self.size += len(data)
+        view = memoryview(data)  # bytes, or a PickleBuffer (protocol 5) straight from a NumPy array
+        self.hash.update(view)
+        self.size += view.nbytes
+        if self.file is None and self.size > _IN_MEMORY:
+            self._spill()  # before keeping a copy of a large buffer
         if self.file is not None:
-            return int(self.file.write(data))
-        self._chunks.append(bytes(data))
-        if self.size > _IN_MEMORY:
-            self._spill()
-        return len(data)
+            self.file.write(view)
+        else:
+            self._chunks.append(bytes(view))
+        return view.nbytes
 
     def _spill(self) -> None:
         self.temp = _temporary(self._directory)
