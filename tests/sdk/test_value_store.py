@@ -126,3 +126,34 @@ def test_a_large_array_is_stored_in_one_pass_and_not_kept_alive(tracked: tracker
     del array
     gc.collect()
     assert alive() is None
+
+
+def test_storing_known_large_content_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """A value over the in-memory limit whose content is stored already leaves only the one file."""
+    values = ValueStore(tmp_path)
+    values.put(bytes(3_000_000))
+    values.put(bytes(3_000_000))
+    assert [p.name for p in tmp_path.iterdir()] == ["sha256"]
+
+
+@tracker.step
+def make() -> list[int]:
+    return [1, 2, 3]
+
+
+@tracker.step
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+def test_a_value_changed_in_place_is_a_new_artifact(tracked: tracker.Store) -> None:
+    """A small value appended to after a step returned it is not linked to its old artifact."""
+    with tracker.run():
+        xs = make()
+        total(xs)
+        xs.append(100)
+        total(xs)
+    made = io(tracked, executions(tracked, "make")[0].id)["OUTPUT"][0][1]  # type: ignore[arg-type]
+    first, second = (io(tracked, e.id)["INPUT"][0][1] for e in executions(tracked, "total"))  # type: ignore[arg-type]
+    assert first.id == made.id and second.id != made.id
+    assert tracker.load(second) == [1, 2, 3, 100]

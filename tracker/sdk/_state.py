@@ -7,6 +7,7 @@ import threading
 import warnings
 import weakref
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from tracker.errors import InvalidArgumentError, TrackerWarning
@@ -80,6 +81,15 @@ def tracking_failed(what: str, exc: BaseException) -> None:
     warnings.warn(f"tracker could not record {what}: {type(exc).__name__}: {exc}", TrackerWarning, stacklevel=4)
 
 
+@dataclass(frozen=True)
+class Known:
+    """A live value's artifact: its id, and the fingerprint and size it was stored with (if it was)."""
+
+    artifact_id: int
+    fingerprint: str | None = None
+    size: int | None = None
+
+
 class ArtifactCache:
     """Which stored artifact a live Python object is, so passing it on links by identity.
 
@@ -90,11 +100,11 @@ class ArtifactCache:
     """
 
     def __init__(self, size: int = 4096) -> None:
-        self._entries: OrderedDict[tuple[int, int], tuple[Store, Any, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, int], tuple[Store, Any, Known]] = OrderedDict()
         self._size = size
         self._lock = threading.RLock()  # a weakref callback may run in a garbage collection under the lock
 
-    def get(self, store: Store, value: Any) -> int | None:
+    def get(self, store: Store, value: Any) -> Known | None:
         key = (id(store), id(value))
         with self._lock:
             entry = self._entries.get(key)
@@ -106,14 +116,14 @@ class ArtifactCache:
             self._entries.move_to_end(key)
             return entry[2]
 
-    def put(self, store: Store, value: Any, artifact_id: int) -> None:
+    def put(self, store: Store, value: Any, known: Known) -> None:
         key = (id(store), id(value))
         try:
             held: Any = weakref.ref(value, lambda _: self._forget(key))
         except TypeError:  # lists, dicts, tuples, ints, strs: no weak references
             held = value
         with self._lock:
-            self._entries[key] = (store, held, artifact_id)
+            self._entries[key] = (store, held, known)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)

@@ -125,7 +125,7 @@ class Recording:
         execution.id, ids, _ = store.put_execution(
             execution, pairs, [run.context_id], reuse_artifacts_by_external_id=True
         )
-        self._remember(store, values, ids)
+        self._remember(store, pairs, values, ids)
         self._execution = execution
         self.active = True
 
@@ -165,8 +165,8 @@ class Recording:
     def _artifact(self, run: Run, value: Any, path: list[str | int], event_type: EventType) -> Artifact | int:
         store = run.store
         known = _state.artifacts.get(store, value)
-        if known is not None:
-            return known  # passed on from an earlier step: link, don't store again
+        if known is not None and _unchanged(run, value, known):
+            return known.artifact_id  # passed on from an earlier step: link, don't store again
         type_name, base_type = _describe.artifact_type_of(value)
         chosen = self.spec.output_types.get(str(path[0])) if event_type is EventType.OUTPUT else None
         if chosen is not None:
@@ -192,9 +192,12 @@ class Recording:
                         custom_properties=custom)  # fmt: skip
 
     @staticmethod
-    def _remember(store: Store, values: list[Any], ids: list[int]) -> None:
-        for value, artifact_id in zip(values, ids, strict=True):
-            _state.artifacts.put(store, value, artifact_id)
+    def _remember(store: Store, pairs: list[tuple[Artifact | int, Event]], values: list[Any], ids: list[int]) -> None:
+        for (artifact, _), value, artifact_id in zip(pairs, values, ids, strict=True):
+            if isinstance(artifact, Artifact):
+                size = artifact.custom_properties.get("tracker_size")
+                known = _state.Known(artifact_id, artifact.external_id, size if isinstance(size, int) else None)
+                _state.artifacts.put(store, value, known)
 
     # --- the end ---
 
@@ -249,7 +252,21 @@ class Recording:
             execution.custom_properties["tracker_yielded"] = self._yield_count
         execution.last_known_state = state
         _, ids, _ = run.store.put_execution(execution, pairs, [run.context_id], reuse_artifacts_by_external_id=True)
-        self._remember(run.store, values, ids)
+        self._remember(run.store, pairs, values, ids)
+
+
+#: Values up to this stored size are re-fingerprinted when passed on, so one changed in place is a new artifact.
+RECHECK_BYTES = 1 << 20
+
+
+def _unchanged(run: Run, value: Any, known: _state.Known) -> bool:
+    """Whether a cached value may link to its artifact: small stored values must still serialize alike."""
+    if known.fingerprint is None or known.size is None or known.size > RECHECK_BYTES:
+        return True  # not stored, or large: identity decides (see docs/steps.md)
+    try:
+        return run.values.fingerprint(value) == known.fingerprint
+    except Exception:
+        return False
 
 
 @contextlib.contextmanager

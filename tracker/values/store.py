@@ -74,6 +74,7 @@ class _SpoolingWriter:
         if self.file is not None:
             self.file.close()
         if final.exists():
+            self.discard()  # the same content is stored already
             return
         final.parent.mkdir(parents=True, exist_ok=True)
         if self.temp is None:
@@ -88,6 +89,7 @@ class _SpoolingWriter:
             self.file.close()
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
+            self.temp = None
 
 
 _counter = itertools.count()
@@ -134,6 +136,15 @@ class ValueStore:
             writer.discard()
             raise
         return StoredValue(fingerprint, final.as_uri(), writer.size, self._serializer.name)
+
+    def fingerprint(self, value: Any) -> str:
+        """The fingerprint *value* would be stored under, computed in memory (for small values)."""
+        writer = _SpoolingWriter(self.root)
+        try:
+            self._serializer.dump(value, writer)  # type: ignore[arg-type]
+        finally:
+            writer.discard()
+        return f"sha256:{writer.hash.hexdigest()}"
 
     def has(self, fingerprint: str) -> bool:
         """Whether a file for *fingerprint* is present (not verified)."""
