@@ -21,11 +21,13 @@ rounds' ratios. Target: tracker <= 0.1x MLflow.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib.metadata
 import json
 import os
 import pickle
 import platform
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -75,16 +77,47 @@ def metrics_of(i: int) -> dict[str, float]:
 # --- the workers: one side, a fresh process, a fresh directory ---
 
 
+#: Set by ``--worker-profile TOP`` in a worker: profile its timed runs and report the TOP functions.
+_PROFILE_TOP: int | None = None
+_PROFILE_TEXT: list[str] = []
+
+
 def _timed_runs(one_run: Callable[[int], None], warmup: int, runs: int) -> list[float]:
     for i in range(warmup):
         one_run(i)
+    profiler = cProfile.Profile() if _PROFILE_TOP else None
     clock = time.perf_counter
     seconds = []
     for i in range(warmup, warmup + runs):
+        if profiler:
+            profiler.enable()
         start = clock()
         one_run(i)
         seconds.append(clock() - start)
+        if profiler:
+            profiler.disable()
+    if profiler and _PROFILE_TOP:
+        _PROFILE_TEXT.append(_profile_table(profiler, runs, _PROFILE_TOP))
     return seconds
+
+
+def _profile_table(profiler: cProfile.Profile, runs: int, top: int) -> str:
+    # {(file, line, function): (primitive calls, calls, own seconds, cumulative seconds, callers)}
+    stats: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    per_run = 1e6 / runs
+    total = sum(entry[2] for entry in stats.values()) * per_run
+    lines = [
+        f"{total:.0f} us per run under the profiler; top {top} by own time:",
+        f"{'own us':>8} {'cum us':>8} {'calls':>6}  function",
+    ]
+    for (filename, line, name), entry in sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]:
+        where = (
+            name
+            if filename == "~"
+            else f"{filename.split('/site-packages/')[-1].split('/lib/python3.')[-1]}:{line}({name})"
+        )
+        lines.append(f"{entry[2] * per_run:8.1f} {entry[3] * per_run:8.1f} {entry[1] / runs:6.1f}  {where}")
+    return "\n".join(lines)
 
 
 def tracker_worker(directory: Path, warmup: int, runs: int) -> dict[str, Any]:
@@ -149,11 +182,15 @@ def mlflow_worker(directory: Path, warmup: int, runs: int) -> dict[str, Any]:
 WORKERS = {TRACKER: tracker_worker, MLFLOW: mlflow_worker}
 
 
-def run_worker(side: str, python: str, directory: Path, warmup: int, runs: int) -> dict[str, Any]:
+def run_worker(
+    side: str, python: str, directory: Path, warmup: int, runs: int, profile: int | None = None
+) -> dict[str, Any]:
     """Run one side in a fresh *python* process on a fresh *directory*; its JSON result."""
     directory.mkdir(parents=True)
     command = [python, __file__, "--worker", side, "--worker-dir", str(directory)]
     command += ["--warmup", str(warmup), "--runs", str(runs)]
+    if profile:
+        command += ["--worker-profile", str(profile)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **WORKER_ENV})
     if done.returncode:
         sys.exit(f"the {side} worker ({python}) failed ({done.returncode}):\n{done.stderr[-5000:]}")
@@ -262,6 +299,22 @@ def _git_revision() -> str:
     return out.stdout.strip()
 
 
+def _file_create_us(directory: Path, count: int = 200) -> float:
+    """The median time to create (O_EXCL) and close an empty file in *directory*, in microseconds.
+
+    Both sides create files in every run (tracker a value, MLflow the artifact's copy and its directories); on the
+    VM this was written on, the cost moved between 10 us and 800 us with other processes' disk writes.
+    """
+    probe = Path(tempfile.mkdtemp(prefix="file-create-", dir=directory))
+    seconds = []
+    for i in range(count):
+        start = time.perf_counter()
+        os.close(os.open(probe / str(i), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        seconds.append(time.perf_counter() - start)
+    shutil.rmtree(probe)
+    return statistics.median(seconds) * 1e6
+
+
 def environment(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -273,6 +326,7 @@ def environment(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         "mlflow_python": args.mlflow_python,
         "directory": str(directory),
         "filesystem": _filesystem(directory),
+        "file_create_us": _file_create_us(directory),
     }
 
 
@@ -292,15 +346,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--mlflow-python", default=sys.executable, help="the interpreter with MLflow (default: this one)"
     )
     parser.add_argument(
-        "--tmpdir",
-        type=Path,
-        default=BENCH_DIR / "results",
-        help="where the stores go, in a temporary directory (default: bench/results)",
+        "--tmpdir", type=Path, help="where the stores and artifacts go (default: the system's temp directory)"
     )
     parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
     parser.add_argument("--no-json", action="store_true", help="write no results file")
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--worker-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-profile", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=20,
+        metavar="TOP",
+        help="also run each side once more under cProfile and print its TOP functions by own time (default 20)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.warmup, args.repeats = 30, 5, 2
@@ -312,18 +372,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(WORKERS[args.worker](args.worker_dir, args.warmup, args.runs)))
+        global _PROFILE_TOP
+        _PROFILE_TOP = args.worker_profile
+        result = WORKERS[args.worker](args.worker_dir, args.warmup, args.runs)
+        print(json.dumps({**result, "profile": "\n".join(_PROFILE_TEXT)}))
         return
-    args.tmpdir.mkdir(parents=True, exist_ok=True)
+    profiles: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="mlflow-bench-", dir=args.tmpdir) as tmp:
         directory = Path(tmp)
         env = environment(args, directory)
         rounds, versions = measure(args, directory)
+        if args.profile:
+            pythons = {TRACKER: args.tracker_python, MLFLOW: args.mlflow_python}
+            for side in SIDES:
+                print(f"  profile, {side} ...", file=sys.stderr, flush=True)
+                found = run_worker(
+                    side, pythons[side], directory / f"{side}-profile", args.warmup, args.runs, args.profile
+                )
+                profiles[side] = found["profile"]
     load = f"{env['load_average'][0]:.1f}" if env["load_average"] else "?"
     print(
         f"tracker {versions[TRACKER]['mlmd-tracker']} ({env['tracker_git']}) vs MLflow {versions[MLFLOW]['mlflow']} | "
         f"Python {env['python']} | {env['platform']} | {env['cpus']} CPUs, load {load} | "
-        f"files on {env['filesystem']}"
+        f"files on {env['filesystem']} ({env['file_create_us']:.0f} us to create one)"
     )
     print(
         f"ms: median time of one run of {args.runs} after {args.warmup} warm-up, each side in a fresh process per "
@@ -331,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "medians; rounds: their range; mean ratio: the same with means\n"
     )
     print(table(rounds, versions))
+    for side, text in profiles.items():
+        print(f"\ncProfile of {side}, {args.runs} runs after {args.warmup} warm-up, mean per run: {text}")
     if not args.no_json:
         out = args.json or BENCH_DIR / "results" / f"mlflow_compare-{time.strftime('%Y%m%d-%H%M%S')}.json"
         out.parent.mkdir(parents=True, exist_ok=True)

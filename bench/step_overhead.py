@@ -11,8 +11,9 @@ Scenarios:
          identity; a second tracker variant passes the same list object every time (an identity
          cache hit: the input is linked, not stored again).
   large  a step returning a 200 MB NumPy array against ``cloudpickle.dump`` of the same array to a
-         file: time (target <= 1.3x) and the peak RSS the call adds (target: no second copy),
-         each side in a fresh subprocess per round so that peaks do not mix.
+         file: time (target <= 1.3x), both sides in turns in one subprocess per round, and the peak
+         RSS one call adds (target: no second copy), each side in a fresh subprocess per round so
+         that peaks do not mix.
 
 Run it with ``nox -s bench_step`` (ml-metadata 1.17 needs Python 3.9-3.11; numpy is installed
 there too), or ``python bench/step_overhead.py --quick`` where tracker, ml-metadata and numpy are
@@ -32,6 +33,7 @@ import pickle
 import platform
 import pstats
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -45,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import cloudpickle  # type: ignore[import-untyped]
+import cloudpickle
 
 import tracker
 from tracker.errors import TrackerWarning
@@ -119,10 +121,15 @@ COUNTED_TABLES = (
 class Side(Protocol):
     """One side of the comparison, set up on a fresh directory."""
 
-    #: Calls one op makes (the op's time is divided by it).
-    calls_per_op: int
-    #: The SQLite file it writes, if any.
-    database: Path | None
+    @property
+    def calls_per_op(self) -> int:
+        """Calls one op makes (the op's time is divided by it)."""
+        ...
+
+    @property
+    def database(self) -> Path | None:
+        """The SQLite file it writes, if any."""
+        ...
 
     def op(self, i: int) -> Op:
         """Build call *i*'s inputs (outside the clock); the returned callable is what is timed."""
@@ -158,11 +165,10 @@ class TrackerSide:
     def __init__(self, directory: Path, *, same_list: bool) -> None:
         self.database = directory / "tracker.sqlite"
         self.store = tracker.connect(str(self.database))
+        self.values = tracker.ValueStore(directory / "values")
         self._stack = contextlib.ExitStack()
         self._stack.callback(self.store.close)
-        self._stack.enter_context(
-            tracker.run("bench", store=self.store, values=tracker.ValueStore(directory / "values"))
-        )
+        self._stack.enter_context(tracker.run("bench", store=self.store, values=self.values))
         self._same = [0.5, 1.5, 2.5] if same_list else None
 
     def op(self, i: int) -> Op:
@@ -390,6 +396,58 @@ def rows_table(rounds: list[dict[str, Timing]]) -> str:
 # --- (1) call: where tracker's time goes ---
 
 
+def breakdown_calls(args: argparse.Namespace, directory: Path) -> str:
+    """Wall-clock time of the parts of a tracked call (no profiler): its two ``put_execution``, its two
+    ``ValueStore.put``, and the rest, timed by wrappers set on the store and value store instances."""
+    opened = TrackerSide(directory / "breakdown", same_list=False)
+    clock = time.perf_counter
+    parts: list[tuple[str, float]] = []
+
+    def timed(fn: Callable[..., Any], names: tuple[str, str]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                done = sum(1 for name, _ in parts if name in names)
+                parts.append((names[min(done, 1)], clock() - start))
+
+        return wrapper
+
+    execution_names = (
+        "put_execution at the start (execution RUNNING, input, run link)",
+        "put_execution at the end (outputs, COMPLETE)",
+    )
+    value_names = ("ValueStore.put of the input list", "ValueStore.put of the output Model")
+    calls: list[dict[str, float]] = []
+    try:
+        for i in range(args.warmup):
+            opened.op(i)()
+        opened.store.put_execution = timed(opened.store.put_execution, execution_names)  # type: ignore[method-assign]
+        opened.values.put = timed(opened.values.put, value_names)  # type: ignore[method-assign]
+        for i in range(args.warmup, args.warmup + args.iterations):
+            op = opened.op(i)
+            parts.clear()
+            start = clock()
+            op()
+            total = clock() - start
+            call = dict(parts)
+            call["the rest (arguments, descriptions, wrappers)"] = total - sum(call.values())
+            call["the whole call"] = total
+            calls.append(call)
+    finally:
+        opened.close()
+    names = [*execution_names, *value_names, "the rest (arguments, descriptions, wrappers)", "the whole call"]
+    rows = [("part of one tracked call (new list)", "median us", "mean us")]
+    for name in names:
+        values = [call[name] * 1e6 for call in calls]
+        rows.append((name, f"{statistics.median(values):.1f}", f"{statistics.fmean(values):.1f}"))
+    return (
+        f"wall-clock parts of {TRACKED!r}, no profiler: {args.iterations} calls after {args.warmup} warm-up "
+        "(medians do not add up to the whole; means do)\n\n" + _format(rows, text_columns=1)
+    )
+
+
 def profile_calls(args: argparse.Namespace, directory: Path, top: int) -> str:
     """cProfile of TRACKED's timed calls (warm-up excluded): the top *top* functions by own and cumulative time."""
     opened = open_side(TRACKED, directory / "profile")
@@ -434,17 +492,19 @@ def _where(filename: str, line: int, name: str) -> str:
     return f"{filename}:{line}({name})"
 
 
-# --- (3) large: one subprocess per side and round ---
+# --- large: time with both sides in turns in one process; memory in a fresh process per side ---
 
 TRACKER_LARGE = "tracker step"
 PICKLE_LARGE = "cloudpickle.dump"
 LARGE_SIDES = (TRACKER_LARGE, PICKLE_LARGE)
+#: The worker that times both sides, in turns, in one process.
+LARGE_TIME = "time both"
 #: The tracked call may take at most this many times cloudpickle.dump's time.
 LARGE_TIME_TARGET = 1.3
 #: "No second copy": the tracked call's peak RSS increase stays below this fraction of the array's size.
 LARGE_MEMORY_TARGET = 0.5
 
-#: The arrays the large step returns, by index: 0 for the warm-up, 1 for the timed call.
+#: The arrays the large step returns, by index: 0 for the warm-up, 1 for the measured call.
 _ARRAYS: dict[int, Any] = {}
 
 
@@ -475,136 +535,181 @@ def _large_array(size_mb: int) -> Any:
     return array
 
 
-def large_worker(side: str, directory: Path, size_mb: int) -> dict[str, Any]:
-    """Time one write of the large array by *side*, and the peak RSS it adds, in this (fresh) process."""
-    directory.mkdir(parents=True, exist_ok=True)
-    caught: list[warnings.WarningMessage] = []
+def _settle() -> None:
+    """Collect garbage and flush dirty pages, so that neither lands inside the next timing."""
+    gc.collect()
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+class LargeWriter:
+    """One side of the large scenario, set up (and warmed up) on *directory* in this process."""
+
+    def __init__(self, side: str, directory: Path, stack: contextlib.ExitStack) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.side = side
+        self.directory = directory
+        _ARRAYS[0] = np.zeros(16)
+        if side == TRACKER_LARGE:
+            self.store = tracker.connect(str(directory / "tracker.sqlite"))
+            stack.callback(self.store.close)
+            self.run = stack.enter_context(
+                tracker.run("large", store=self.store, values=tracker.ValueStore(directory / "values"))
+            )
+            self.step = tracker.step(produce)
+        self.write(0)  # warm-up: types, source facts, statements; the file's code paths
+        self.remove_files()
+
+    def write(self, index: int) -> None:
+        if self.side == TRACKER_LARGE:
+            self.step(index)
+        else:
+            with (self.directory / "array.pkl").open("wb") as file:
+                cloudpickle.dump(_ARRAYS[index], file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def stored(self, nbytes: int) -> int:
+        """How many values of at least *nbytes* this side has written."""
+        if self.side == TRACKER_LARGE:
+            artifacts = self.store.get_artifacts_by_context(self.run.context_id)
+            sizes = [a.custom_properties.get("tracker_size") for a in artifacts if a.external_id]
+            return sum(1 for size in sizes if isinstance(size, int) and size >= nbytes)
+        target = self.directory / "array.pkl"
+        return int(target.exists() and target.stat().st_size >= nbytes)
+
+    def remove_files(self) -> None:
+        """Delete the large files written so far (200 MB each), outside the clock; the records stay."""
+        for path in self.directory.rglob("*"):
+            if path.is_file() and path.suffix not in (".sqlite", ".sqlite-wal", ".sqlite-shm"):
+                path.unlink()
+
+
+def _tracker_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    return sorted({f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, TrackerWarning)})
+
+
+def large_time_worker(directory: Path, size_mb: int, writes: int) -> dict[str, Any]:
+    """Time *writes* writes by each side, in turns, in this process: each a new array with new contents."""
     with contextlib.ExitStack() as stack:
         caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always")
-        if side == TRACKER_LARGE:
-            store = tracker.connect(str(directory / "tracker.sqlite"))
-            stack.callback(store.close)
-            run = stack.enter_context(
-                tracker.run("large", store=store, values=tracker.ValueStore(directory / "values"))
-            )
-            step = tracker.step(produce)
-            _ARRAYS[0] = np.zeros(16)
-            step(0)  # warm-up: types, source facts, statements
+        writers = {
+            side: LargeWriter(side, directory / side.split()[0].replace(".", "-"), stack) for side in LARGE_SIDES
+        }
+        base = _large_array(size_mb)
+        nbytes = int(base.nbytes)
+        seconds: dict[str, list[float]] = {side: [] for side in LARGE_SIDES}
+        stored = 0
+        for k in range(writes):
+            # A new object with new contents: tracker finds nothing by identity or by content. tracker's
+            # identity cache keeps each one alive, so this process grows by one array per write.
+            _ARRAYS[1] = base.copy()
+            _ARRAYS[1][0] = -1.0 - k
+            for side in LARGE_SIDES if k % 2 == 0 else LARGE_SIDES[::-1]:
+                _settle()
+                start = time.perf_counter()
+                writers[side].write(1)
+                seconds[side].append(time.perf_counter() - start)
+                if side == TRACKER_LARGE:
+                    stored = writers[side].stored(nbytes)
+                writers[side].remove_files()
+            del _ARRAYS[1]
+    return {"seconds": seconds, "array_bytes": nbytes, "stored": stored, "warnings": _tracker_warnings(caught)}
 
-            def write(index: int) -> None:
-                step(index)
 
-        else:
-            target = directory / "array.pkl"
-
-            def write(index: int) -> None:
-                with target.open("wb") as file:
-                    cloudpickle.dump(_ARRAYS[index], file, protocol=pickle.HIGHEST_PROTOCOL)
-
-            _ARRAYS[0] = np.zeros(16)
-            write(0)  # warm-up
+def large_memory_worker(side: str, directory: Path, size_mb: int) -> dict[str, Any]:
+    """The peak RSS one write of the large array by *side* adds, in this (fresh) process."""
+    with contextlib.ExitStack() as stack:
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
+        writer = LargeWriter(side, directory, stack)
         _ARRAYS[1] = _large_array(size_mb)
         nbytes = int(_ARRAYS[1].nbytes)
-        gc.collect()
+        _settle()
         rss_before, peak_before = _rss(), _peak_rss()
-        start = time.perf_counter()
-        write(1)
-        seconds = time.perf_counter() - start
+        writer.write(1)
         peak_after = _peak_rss()
-        if side == TRACKER_LARGE:
-            sizes = [
-                int(a.custom_properties.get("tracker_size", 0))
-                for a in store.get_artifacts_by_context(run.context_id)
-                if a.type == "ndarray" and a.external_id
-            ]
-            stored = max(sizes, default=0)
-        else:
-            stored = target.stat().st_size
+        stored = writer.stored(nbytes)
+        writer.remove_files()
         _ARRAYS.clear()
         gc.collect()
         rss_after_drop = _rss()
     return {
         "side": side,
-        "seconds": seconds,
         "array_bytes": nbytes,
-        "stored_bytes": stored,
+        "stored": stored,
         "rss_before": rss_before,
         "peak_before": peak_before,
         "peak_after": peak_after,
         "rss_after_drop": rss_after_drop,
-        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, TrackerWarning)],
+        "warnings": _tracker_warnings(caught),
     }
 
 
-def _run_large(side: str, directory: Path, size_mb: int) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--worker", side, "--worker-dir", str(directory), "--size-mb", str(size_mb)]
+def _run_large(worker: str, directory: Path, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", worker, "--worker-dir", str(directory)]
+    command += ["--size-mb", str(args.size_mb), "--large-writes", str(args.large_writes)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
-        sys.exit(f"the {side} worker failed ({done.returncode}):\n{done.stderr}")
+        sys.exit(f"the {worker} worker failed ({done.returncode}):\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
 
 
 def measure_large(args: argparse.Namespace, directory: Path) -> list[dict[str, dict[str, Any]]]:
-    """*repeats* rounds of both sides, alternating which goes first, each in a fresh subprocess and directory."""
+    """*repeats* rounds: a timing worker, and a memory worker per side (alternating which goes first)."""
     rounds = []
     for r in range(args.repeats):
-        order = LARGE_SIDES if r % 2 == 0 else LARGE_SIDES[::-1]
         results: dict[str, dict[str, Any]] = {}
-        for side in order:
-            print(f"  large: round {r + 1}/{args.repeats}, {side} ...", file=sys.stderr, flush=True)
-            where = directory / f"large-{r}-{side.split()[0].replace('.', '-')}"
-            results[side] = _run_large(side, where, args.size_mb)
-            for leftover in sorted(where.rglob("*"), reverse=True):  # 200 MB a file: do not keep them
-                leftover.rmdir() if leftover.is_dir() else leftover.unlink()
+        for worker in (LARGE_TIME, *(LARGE_SIDES if r % 2 == 0 else LARGE_SIDES[::-1])):
+            print(f"  large: round {r + 1}/{args.repeats}, {worker} ...", file=sys.stderr, flush=True)
+            where = directory / f"large-{r}-{worker.split()[0].replace('.', '-')}"
+            results[worker] = _run_large(worker, where, args)
+            shutil.rmtree(where)
         rounds.append(results)
     return rounds
 
 
 def _added(result: dict[str, Any]) -> int:
     """The peak RSS the call added: over the larger of the RSS and the peak just before it."""
-    before = max(result["peak_before"], result["rss_before"] or 0)
+    before = max(int(result["peak_before"]), int(result["rss_before"] or 0))
     return max(0, int(result["peak_after"]) - before)
 
 
-def large_summary(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    tracked = [r[TRACKER_LARGE] for r in rounds]
-    plain = [r[PICKLE_LARGE] for r in rounds]
-    nbytes = tracked[0]["array_bytes"]
-    ratios = [t["seconds"] / p["seconds"] for t, p in zip(tracked, plain, strict=True)]
-    stored = all(t["stored_bytes"] >= nbytes for t in tracked)
+def _kept(result: dict[str, Any]) -> float:
+    """RSS still held after the caller dropped the array, as a fraction of the array (1.0: it is alive)."""
+    if result["rss_before"] is None or result["rss_after_drop"] is None:
+        return float("nan")
+    nbytes = int(result["array_bytes"])
+    return (int(result["rss_after_drop"]) - int(result["rss_before"]) + nbytes) / nbytes
+
+
+def large_summary(rounds: list[dict[str, dict[str, Any]]], writes: int) -> dict[str, Any]:
+    timed = [r[LARGE_TIME] for r in rounds]
+    nbytes = timed[0]["array_bytes"]
+    medians = {side: [statistics.median(t["seconds"][side]) for t in timed] for side in LARGE_SIDES}
+    ratios = [t / p for t, p in zip(medians[TRACKER_LARGE], medians[PICKLE_LARGE], strict=True)]
+    stored = all(t["stored"] == writes for t in timed) and all(r[TRACKER_LARGE]["stored"] == 1 for r in rounds)
     added = {side: statistics.median(_added(r[side]) / nbytes for r in rounds) for side in LARGE_SIDES}
-    retained = {
-        side: statistics.median(
-            (r[side]["rss_after_drop"] - r[side]["rss_before"] + nbytes) / nbytes
-            if r[side]["rss_before"] is not None and r[side]["rss_after_drop"] is not None
-            else float("nan")
-            for r in rounds
-        )
-        for side in LARGE_SIDES
-    }
+    ratio = statistics.median(ratios)
     return {
         "array_bytes": nbytes,
         "stored": stored,
-        "warnings": sorted({w for t in tracked for w in t["warnings"]}),
-        "tracker_s": statistics.median(t["seconds"] for t in tracked),
-        "pickle_s": statistics.median(p["seconds"] for p in plain),
-        "ratio": statistics.median(ratios),
+        "warnings": sorted({w for r in rounds for result in r.values() for w in result["warnings"]}),
+        "seconds": {side: statistics.median(medians[side]) for side in LARGE_SIDES},
+        "ratio": ratio,
         "ratios_per_round": ratios,
         "time_target": LARGE_TIME_TARGET,
-        "time_met": stored and statistics.median(ratios) <= LARGE_TIME_TARGET,
+        "time_met": stored and ratio <= LARGE_TIME_TARGET,
         "peak_added_fraction": added,
         "memory_target": LARGE_MEMORY_TARGET,
         "memory_met": stored and added[TRACKER_LARGE] < LARGE_MEMORY_TARGET,
-        "retained_fraction": retained,
+        "kept_fraction": {side: statistics.median(_kept(r[side]) for r in rounds) for side in LARGE_SIDES},
     }
 
 
 def large_table(summary: dict[str, Any]) -> str:
-    nbytes = summary["array_bytes"]
     ratios = summary["ratios_per_round"]
-    mb = nbytes / 1e6
+    mb = summary["array_bytes"] / 1e6
     rows = [("side", "seconds", "ratio", "rounds", "target", "met?", "peak RSS added", "target", "met?", "kept after")]
     for side in LARGE_SIDES:
         mine = side == TRACKER_LARGE
@@ -612,7 +717,7 @@ def large_table(summary: dict[str, Any]) -> str:
         rows.append(
             (
                 side,
-                f"{summary['tracker_s' if mine else 'pickle_s']:.3f}",
+                f"{summary['seconds'][side]:.3f}",
                 f"{summary['ratio']:.2f}" if mine else "1",
                 f"{min(ratios):.2f}-{max(ratios):.2f}" if mine else "",
                 f"<= {LARGE_TIME_TARGET:.2f}" if mine else "",
@@ -620,7 +725,7 @@ def large_table(summary: dict[str, Any]) -> str:
                 f"{added * mb:.0f} MB ({added:.2f}x)",
                 f"< {LARGE_MEMORY_TARGET:.2f}x" if mine else "",
                 ("yes" if summary["memory_met"] else "NO") if mine else "",
-                f"{summary['retained_fraction'][side] * mb:.0f} MB",
+                f"{summary['kept_fraction'][side] * mb:.0f} MB",
             )
         )
     text = _format(rows, text_columns=1)
@@ -680,8 +785,9 @@ def _git_revision() -> str:
 def _file_create_us(directory: Path, count: int = 200) -> float:
     """The median time to create (O_EXCL) and close an empty file in *directory*, in microseconds.
 
-    The value store creates a file for every value; on some machines a temporary directory costs ten
-    times more per file than the rest of the same disk.
+    The value store creates a file for every new value. On the 2-core VM this was written on, the cost
+    moved between 10 us and 800 us from one directory and minute to the next while other processes
+    wrote to the same disk; tracker's side pays it and ml-metadata's does not.
     """
     probe = Path(tempfile.mkdtemp(prefix="file-create-", dir=directory))
     seconds = []
@@ -739,7 +845,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario", action="append", choices=("call", "large"), help="run only this scenario (default: both)"
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 200 calls, a 20 MB array, 2 rounds")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 200 calls, a 20 MB array written twice, 2 rounds"
+    )
     parser.add_argument(
         "--profile",
         type=int,
@@ -751,19 +859,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tmpdir",
         type=Path,
-        default=BENCH_DIR / "results",
-        help="where the stores and values go, in a temporary directory (default: bench/results, like a project's "
-        "./.tracker; the file system decides what a commit and a new file cost)",
+        help="where the stores and values go (default: the system's temp directory); the file system decides "
+        "what a commit and a new file cost",
     )
     parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
     parser.add_argument("--no-json", action="store_true", help="write no results file")
-    parser.add_argument("--worker", choices=LARGE_SIDES, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--large-writes", type=int, default=5, help="timed writes per side in each round of large (default 5)"
+    )
+    parser.add_argument("--worker", choices=(*LARGE_SIDES, LARGE_TIME), help=argparse.SUPPRESS)
     parser.add_argument("--worker-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.iterations, args.warmup, args.repeats, args.size_mb = 200, 50, 2, 20
+        args.iterations, args.warmup, args.repeats, args.size_mb, args.large_writes = 200, 50, 2, 20, 2
     args.scenario = args.scenario or ["call", "large"]
-    if min(args.iterations, args.repeats, args.size_mb) < 1 or args.warmup < 0:
+    if min(args.iterations, args.repeats, args.size_mb, args.large_writes) < 1 or args.warmup < 0:
         parser.error("counts must be positive (the warm-up may be 0)")
     return args
 
@@ -771,20 +881,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(large_worker(args.worker, args.worker_dir, args.size_mb)))
+        if args.worker == LARGE_TIME:
+            print(json.dumps(large_time_worker(args.worker_dir, args.size_mb, args.large_writes)))
+        else:
+            print(json.dumps(large_memory_worker(args.worker, args.worker_dir, args.size_mb)))
         return
     tracker.configure(on_error="raise")  # a failure to record must stop the benchmark, not be timed
     calls: list[dict[str, Timing]] = []
     large: list[dict[str, dict[str, Any]]] = []
     profile = ""
-    args.tmpdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tracker-bench-", dir=args.tmpdir) as tmp:
         directory = Path(tmp)
         env = environment(directory)
         if "call" in args.scenario:
             calls = measure_calls(args, directory)
             if args.profile:
-                profile = profile_calls(args, directory, args.profile)
+                profile = breakdown_calls(args, directory) + "\n\n" + profile_calls(args, directory, args.profile)
         if "large" in args.scenario:
             large = measure_large(args, directory)
 
@@ -801,7 +913,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if calls:
         comparisons = compare_calls(calls)
         print(
-            f"\n(1) a trivial step in tracker.run: us per call, the median of {args.iterations} calls after "
+            f"\ncall: a trivial step in tracker.run, us per call, the median of {args.iterations} calls after "
             f"{args.warmup} warm-up (the plain function: calls in batches of {PLAIN_BATCH}), median over "
             f"{args.repeats} rounds;\nratio: tracker / baseline, the median of the rounds' ratios of medians; "
             "rounds: their range; mean ratio: the same with means\n"
@@ -829,13 +941,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             "rounds": [{side: _timing_summary(t) for side, t in timings.items()} for timings in calls],
         }
     if large:
-        summary = large_summary(large)
+        summary = large_summary(large, args.large_writes)
         print(
-            f"\n(3) a step returning a {summary['array_bytes'] / 1e6:.0f} MB float64 array vs cloudpickle.dump to a "
-            f"file: seconds and ratio as above ({args.repeats} rounds, a fresh process per side and round);\n"
-            "peak RSS added: the call's peak RSS over the process's RSS with the array already made (median, "
-            "and as a fraction of the array);\nkept after: RSS still held once the caller dropped the array "
-            "(the array itself would be 1.00x)\n"
+            f"\nlarge: a step returning a {summary['array_bytes'] / 1e6:.0f} MB float64 array vs cloudpickle.dump to a "
+            f"file, {args.repeats} rounds;\nseconds: median of one write, {args.large_writes} per side and round, the "
+            "sides in turns in one process; ratio: tracker / cloudpickle.dump, the median of the rounds' ratios of "
+            "medians;\npeak RSS added: one write in a fresh process per side and round, its peak RSS over the "
+            "process's RSS with the array made (median; as a fraction of the array);\nkept after: RSS still held "
+            "once the caller dropped the array (the array itself would be 1.00x)\n"
         )
         print(large_table(summary))
         report["large"] = {"summary": summary, "rounds": large}
