@@ -63,7 +63,8 @@ def main() -> None:
     store = run.store
     (model_artifact,) = [a for a in store.get_artifacts_by_context(run.context_id) if a.type == "LinearModel"]
     print(f"run {run.name!r} in {store.url}")
-    print(f"model: artifact #{model_artifact.id} ({model_artifact.type}), stored at {model_artifact.uri}")
+    where = model_artifact.uri or "inline, in the store (a small value)"
+    print(f"model: artifact #{model_artifact.id} ({model_artifact.type}), value {where}")
     for event in store.get_events_by_artifact_ids([model_artifact.id]):
         (execution,) = store.get_executions_by_id([event.execution_id])
         if event.type == EventType.OUTPUT:

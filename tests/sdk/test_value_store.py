@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from conftest import executions, io
-from steps import scale
 
 import tracker
 from tracker.errors import ValueIntegrityError, ValueStoreError
@@ -56,18 +55,40 @@ def test_missing_values_and_bad_fingerprints(tmp_path: Path) -> None:
         ValueStore(tmp_path, serializer="yaml")
 
 
-def test_load_follows_the_artifact_to_its_value(tracked: tracker.Store, tmp_path: Path) -> None:
-    """tracker.load takes an Artifact or an id and checks the bytes; a tampered value is refused."""
+@tracker.step
+def widen(values: list[float], n: int) -> list[float]:
+    return values * n
+
+
+def test_load_follows_the_artifact_to_its_value(tracked: tracker.Store) -> None:
+    """tracker.load takes an Artifact or an id: small values come from the store itself, large from files."""
     with tracker.run():
-        scale([1.0, 2.0])
-    ((_, output),) = io(tracked, executions(tracked, "scale")[0].id)["OUTPUT"]  # type: ignore[arg-type]
-    assert tracker.load(output) == [2.0, 4.0]
-    assert tracker.load(output.id, store=tracked) == [2.0, 4.0]  # type: ignore[arg-type]
-    Path(output.uri.removeprefix("file://")).write_bytes(b"not a pickle")  # type: ignore[union-attr]
-    with pytest.raises(ValueIntegrityError):
-        tracker.load(output)
+        widen([1.0, 2.0], 1)
+        widen([1.0, 2.0], 20_000)  # about 180 kB serialized: a file
+    small, large = (io(tracked, e.id)["OUTPUT"][0][1] for e in executions(tracked, "widen"))  # type: ignore[arg-type]
+    assert small.uri is None and isinstance(small.custom_properties["tracker_value"], tracker.ProtoValue)
+    assert large.uri is not None and large.uri.startswith("file://") and "tracker_value" not in large.custom_properties
+    assert tracker.load(small) == [1.0, 2.0]
+    assert tracker.load(large.id, store=tracked) == [1.0, 2.0] * 20_000  # type: ignore[arg-type]
     with pytest.raises(ValueStoreError, match="no artifact with id 9999"):
         tracker.load(9999, store=tracked)
+
+
+def test_load_refuses_changed_values(tracked: tracker.Store) -> None:
+    """A value whose inline bytes or file changed after it was stored raises ValueIntegrityError, unpickled."""
+    with tracker.run():
+        widen([3.0], 1)
+        widen([3.0], 20_000)
+    small, large = (io(tracked, e.id)["OUTPUT"][0][1] for e in executions(tracked, "widen"))  # type: ignore[arg-type]
+    kept = small.custom_properties["tracker_value"]
+    small.custom_properties["tracker_value"] = tracker.ProtoValue(
+        kept.type_url, kept.value[:-1] + bytes([kept.value[-1] ^ 1])
+    )  # type: ignore[union-attr]
+    with pytest.raises(ValueIntegrityError, match="inline value no longer matches"):
+        tracker.load(small)
+    Path(large.uri.removeprefix("file://")).write_bytes(b"not a pickle")  # type: ignore[union-attr]
+    with pytest.raises(ValueIntegrityError, match="no longer matches its fingerprint"):
+        tracker.load(large)
 
 
 @tracker.step

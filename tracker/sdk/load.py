@@ -8,15 +8,17 @@ from urllib.parse import unquote, urlparse
 
 from tracker.errors import ValueStoreError
 from tracker.sdk import _state
-from tracker.store import Artifact, Store
-from tracker.values import ValueStore
+from tracker.sdk.record import INLINE_PROPERTY
+from tracker.store import Artifact, ProtoValue, Store
+from tracker.values import ValueStore, load_inline
 
 
 def load(artifact: Artifact | int, *, store: Store | None = None, values: ValueStore | None = None) -> Any:
     """The Python value an artifact recorded, after checking its bytes against the recorded fingerprint.
 
     *artifact* is an Artifact or an artifact id (looked up in *store*, default the
-    default store). The value is read from the value store its URI names.
+    default store). A small value is kept in the artifact itself; a larger one is
+    read from the value store its URI names.
 
     Raises:
         ValueStoreError: the artifact has no stored value (with the reason recorded), or the file is gone.
@@ -32,6 +34,9 @@ def load(artifact: Artifact | int, *, store: Store | None = None, values: ValueS
         reason = artifact.custom_properties.get("tracker_unstored_reason", "it was not recorded by a tracker step")
         raise ValueStoreError(f"artifact {artifact.id} has no stored value: {reason}")
     serializer = str(artifact.custom_properties.get("tracker_serializer", "cloudpickle"))
+    inline = artifact.custom_properties.get(INLINE_PROPERTY)
+    if isinstance(inline, ProtoValue):
+        return load_inline(inline.value, fingerprint, serializer)
     return _values_for(artifact, values).get(fingerprint, serializer)
 
 

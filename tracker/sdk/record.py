@@ -33,8 +33,14 @@ from tracker.store import (
     ExecutionState,
     ExecutionType,
     PropertyType,
+    ProtoValue,
     Store,
 )
+
+#: Values up to this many serialized bytes are kept inline, in a custom property, rather than in a file.
+INLINE_BYTES = 64 * 1024
+INLINE_PROPERTY = "tracker_value"
+INLINE_TYPE_URL = "type.tracker.dev/tracker.PickledValue"
 
 #: At most this many items a generator step yields are recorded as outputs.
 MAX_YIELDED = 1000
@@ -176,7 +182,7 @@ class Recording:
         if type_name == _describe.METRICS_TYPE and _describe.is_metrics(value):
             custom = {"tracker_python_type": custom["tracker_python_type"], **_describe.metrics_properties(value)}
         try:
-            stored = run.values.put(value)
+            stored = run.values.put(value, inline_limit=INLINE_BYTES)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"[:1000]
             warnings.warn(
@@ -188,6 +194,8 @@ class Recording:
             custom["tracker_unstored_reason"] = reason
             return Artifact(type=type_name, custom_properties=custom, state=ArtifactState.LIVE)
         custom.update(tracker_size=stored.size, tracker_serializer=stored.serializer)
+        if stored.inline is not None:  # small: kept in the store, committed with the records, no file
+            custom[INLINE_PROPERTY] = ProtoValue(INLINE_TYPE_URL, stored.inline)
         return Artifact(type=type_name, uri=stored.uri, external_id=stored.fingerprint, state=ArtifactState.LIVE,
                         custom_properties=custom)  # fmt: skip
 

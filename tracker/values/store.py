@@ -10,6 +10,7 @@ fingerprint before anything is unpickled.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import os
 import threading
@@ -31,9 +32,11 @@ class StoredValue:
     """Where a value went: ``fingerprint`` is ``"sha256:<hex>"`` of its serialized bytes."""
 
     fingerprint: str
-    uri: str
+    uri: str | None
     size: int
     serializer: str
+    #: the serialized bytes of a small value kept inline (in the metadata store), instead of in a file
+    inline: bytes | None = None
 
 
 class _SpoolingWriter:
@@ -84,6 +87,10 @@ class _SpoolingWriter:
         os.replace(self.temp, final)  # atomic: readers see the whole file or none
         self.temp = None
 
+    def memory(self) -> bytes:
+        """The bytes of a value that stayed in memory."""
+        return b"".join(self._chunks)
+
     def discard(self) -> None:
         if self.file is not None:
             self.file.close()
@@ -119,9 +126,11 @@ class ValueStore:
             raise ValueStoreError(f"{fingerprint!r} is not a tracker fingerprint ('sha256:' and 64 hex digits)")
         return self.root / "sha256" / digest[:2] / digest
 
-    def put(self, value: Any) -> StoredValue:
+    def put(self, value: Any, *, inline_limit: int = 0) -> StoredValue:
         """Serialize *value* into the store (once per content) and say where it is.
 
+        A value of at most *inline_limit* serialized bytes is not written to a
+        file: its bytes come back in ``inline``, for the caller to keep.
         Raises whatever the serializer raises for a value it cannot handle; no
         file is left behind then.
         """
@@ -130,6 +139,9 @@ class ValueStore:
         try:
             self._serializer.dump(value, writer)  # type: ignore[arg-type]
             fingerprint = f"sha256:{writer.hash.hexdigest()}"
+            if writer.size <= inline_limit and writer.temp is None:
+                data = writer.memory()
+                return StoredValue(fingerprint, None, writer.size, self._serializer.name, data)
             final = self.path_of(fingerprint)
             writer.finish(final)
         except BaseException:
@@ -172,6 +184,24 @@ class ValueStore:
                     "it was stored, so it was not loaded"
                 )
             file.seek(0)
-            if serializer not in SERIALIZERS:
-                raise ValueStoreError(f"value {fingerprint} was stored with unknown serializer {serializer!r}")
-            return SERIALIZERS[serializer].load(file)
+            return _serializer(fingerprint, serializer).load(file)
+
+
+def load_inline(data: bytes, fingerprint: str, serializer: str = "cloudpickle") -> Any:
+    """A value kept inline, after checking its bytes against *fingerprint*.
+
+    Raises:
+        ValueIntegrityError: the bytes do not hash to *fingerprint*; nothing was unpickled.
+    """
+    if f"sha256:{hashlib.sha256(data).hexdigest()}" != fingerprint:
+        raise ValueIntegrityError(
+            f"the inline value no longer matches its fingerprint {fingerprint}; it was changed after it was "
+            "stored, so it was not loaded"
+        )
+    return _serializer(fingerprint, serializer).load(io.BytesIO(data))
+
+
+def _serializer(fingerprint: str, name: str) -> Serializer:
+    if name not in SERIALIZERS:
+        raise ValueStoreError(f"value {fingerprint} was stored with unknown serializer {name!r}")
+    return SERIALIZERS[name]
