@@ -205,7 +205,7 @@ class MlmdSide:
 
     def _artifact(self, type_id: int, name: str) -> Any:
         return mlmd.Artifact(
-            type_id=type_id, uri=f"file:///values/{name}", external_id=f"sha256:{name}", state=mlmd.Artifact.LIVE
+            type_id=type_id, uri=f"file:///values/{name}", external_id=f"blake3:{name}", state=mlmd.Artifact.LIVE
         )
 
     def _event(self, kind: Any, key: str) -> Any:

@@ -17,10 +17,10 @@ from tracker.values import ValueStore
 
 
 def test_equal_content_is_stored_once(tmp_path: Path) -> None:
-    """Two equal values make one file; the fingerprint is the sha256 of the serialized bytes."""
+    """Two equal values make one file; the fingerprint is the BLAKE3 hash of the serialized bytes."""
     values = ValueStore(tmp_path)
     first, second = values.put({"a": [1, 2]}), values.put({"a": [1, 2]})
-    assert first == second and first.fingerprint.startswith("sha256:")
+    assert first == second and first.fingerprint.startswith("blake3:")
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert files == [values.path_of(first.fingerprint)] and first.size == files[0].stat().st_size
     assert values.get(first.fingerprint) == {"a": [1, 2]}
@@ -48,9 +48,9 @@ def test_missing_values_and_bad_fingerprints(tmp_path: Path) -> None:
     """A fingerprint that is not stored, or not a fingerprint at all, raises ValueStoreError."""
     values = ValueStore(tmp_path)
     with pytest.raises(ValueStoreError, match="no stored value"):
-        values.get("sha256:" + "0" * 64)
+        values.get("blake3:" + "0" * 64)
     with pytest.raises(ValueStoreError, match="not a tracker fingerprint"):
-        values.get("sha256:../../etc/passwd")
+        values.get("blake3:../../etc/passwd")
     with pytest.raises(ValueStoreError, match="unknown serializer"):
         ValueStore(tmp_path, serializer="yaml")
 
@@ -154,7 +154,7 @@ def test_storing_known_large_content_leaves_no_temporary_file(tmp_path: Path) ->
     values = ValueStore(tmp_path)
     values.put(bytes(3_000_000))
     values.put(bytes(3_000_000))
-    assert [p.name for p in tmp_path.iterdir()] == ["sha256"]
+    assert [p.name for p in tmp_path.iterdir()] == ["blake3"]
 
 
 @tracker.step

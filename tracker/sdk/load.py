@@ -11,6 +11,7 @@ from tracker.sdk import _state
 from tracker.sdk.record import INLINE_PROPERTY
 from tracker.store import Artifact, ProtoValue, Store
 from tracker.values import ValueStore, load_inline
+from tracker.values.store import ALGORITHM
 
 
 def load(artifact: Artifact | int, *, store: Store | None = None, values: ValueStore | None = None) -> Any:
@@ -30,7 +31,7 @@ def load(artifact: Artifact | int, *, store: Store | None = None, values: ValueS
             raise ValueStoreError(f"no artifact with id {artifact}")
         artifact = found[0]
     fingerprint = artifact.external_id or ""
-    if not fingerprint.startswith("sha256:"):
+    if not fingerprint.startswith(f"{ALGORITHM}:"):
         reason = artifact.custom_properties.get("tracker_unstored_reason", "it was not recorded by a tracker step")
         raise ValueStoreError(f"artifact {artifact.id} has no stored value: {reason}")
     serializer = str(artifact.custom_properties.get("tracker_serializer", "cloudpickle"))
@@ -44,6 +45,6 @@ def _values_for(artifact: Artifact, values: ValueStore | None) -> ValueStore:
     if values is not None:
         return values
     uri = urlparse(artifact.uri or "")
-    if uri.scheme == "file":  # <root>/sha256/<2 hex>/<64 hex>
+    if uri.scheme == "file":  # <root>/blake3/<2 hex>/<64 hex>
         return ValueStore(Path(unquote(uri.path)).parents[2])
     return _state.default_values()

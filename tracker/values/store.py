@@ -1,4 +1,4 @@
-"""A content-addressed store of values: files named by the sha256 of their serialized bytes.
+"""A content-addressed store of values: files named by the BLAKE3 hash of their serialized bytes.
 
 A value is serialized once and hashed while it is written: a small one in
 memory (and not written at all when its content is stored already), a large
@@ -9,7 +9,8 @@ fingerprint before anything is unpickled.
 
 from __future__ import annotations
 
-import hashlib
+import concurrent.futures
+import functools
 import io
 import itertools
 import os
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import blake3
+
 from tracker.errors import ValueIntegrityError, ValueStoreError
 from tracker.values.serializers import SERIALIZERS, Serializer
 
@@ -25,11 +28,25 @@ DEFAULT_ROOT = Path(".tracker") / "values"
 ROOT_ENV_VAR = "TRACKER_VALUES"
 _CHUNK = 1 << 20
 _IN_MEMORY = 1 << 20  # values up to this size are serialized in memory first
+_OVERLAP = 1 << 22  # buffers from this size are hashed while they are written
+
+#: The fingerprint's hash: BLAKE3, about four times sha256's speed, and faster still on several cores.
+ALGORITHM = "blake3"
+
+
+def new_hash() -> Any:
+    """A BLAKE3 hasher; large updates use every core."""
+    return blake3.blake3(max_threads=blake3.blake3.AUTO)
+
+
+@functools.cache
+def _hasher() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tracker-hash")
 
 
 @dataclass(frozen=True)
 class StoredValue:
-    """Where a value went: ``fingerprint`` is ``"sha256:<hex>"`` of its serialized bytes."""
+    """Where a value went: ``fingerprint`` is ``"blake3:<hex>"`` of its serialized bytes."""
 
     fingerprint: str
     uri: str | None
@@ -40,13 +57,15 @@ class StoredValue:
 
 
 class _SpoolingWriter:
-    """Feeds every byte written to a sha256; keeps small values in memory, spills large ones to a file.
+    """Hashes every byte written; keeps small values in memory, spills large ones to a file.
 
     A small value whose content is stored already is then never written at all.
+    A large buffer is hashed on another thread while it is written (both let go
+    of the GIL), so storing costs about one pass over the bytes, not two.
     """
 
     def __init__(self, directory: Path) -> None:
-        self.hash = hashlib.sha256()
+        self.hash = new_hash()
         self.size = 0
         self._directory = directory
         self._chunks: list[bytes] = []  # small values only: a large one goes to the file as it comes
@@ -55,14 +74,21 @@ class _SpoolingWriter:
 
     def write(self, data: Any) -> int:
         view = memoryview(data)  # bytes, or a PickleBuffer (protocol 5) straight from a NumPy array
-        self.hash.update(view)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")  # as bytes, without a copy (pickle hands over contiguous buffers only)
         self.size += view.nbytes
         if self.file is None and self.size > _IN_MEMORY:
             self._spill()  # before keeping a copy of a large buffer
-        if self.file is not None:
-            self.file.write(view)
-        else:
+        if self.file is None:
+            self.hash.update(view)
             self._chunks.append(bytes(view))
+        elif view.nbytes >= _OVERLAP:
+            hashing = _hasher().submit(self.hash.update, view)
+            self.file.write(view)
+            hashing.result()  # the view must outlive its hashing
+        else:
+            self.hash.update(view)
+            self.file.write(view)
         return view.nbytes
 
     def _spill(self) -> None:
@@ -122,9 +148,9 @@ class ValueStore:
     def path_of(self, fingerprint: str) -> Path:
         """The file that holds the value with this fingerprint."""
         algorithm, _, digest = fingerprint.partition(":")
-        if algorithm != "sha256" or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-            raise ValueStoreError(f"{fingerprint!r} is not a tracker fingerprint ('sha256:' and 64 hex digits)")
-        return self.root / "sha256" / digest[:2] / digest
+        if algorithm != ALGORITHM or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueStoreError(f"{fingerprint!r} is not a tracker fingerprint ('{ALGORITHM}:' and 64 hex digits)")
+        return self.root / ALGORITHM / digest[:2] / digest
 
     def put(self, value: Any, *, inline_limit: int = 0) -> StoredValue:
         """Serialize *value* into the store (once per content) and say where it is.
@@ -138,7 +164,7 @@ class ValueStore:
         writer = _SpoolingWriter(self.root)
         try:
             self._serializer.dump(value, writer)  # type: ignore[arg-type]
-            fingerprint = f"sha256:{writer.hash.hexdigest()}"
+            fingerprint = f"{ALGORITHM}:{writer.hash.hexdigest()}"
             if writer.size <= inline_limit and writer.temp is None:
                 data = writer.memory()
                 return StoredValue(fingerprint, None, writer.size, self._serializer.name, data)
@@ -156,7 +182,7 @@ class ValueStore:
             self._serializer.dump(value, writer)  # type: ignore[arg-type]
         finally:
             writer.discard()
-        return f"sha256:{writer.hash.hexdigest()}"
+        return f"{ALGORITHM}:{writer.hash.hexdigest()}"
 
     def has(self, fingerprint: str) -> bool:
         """Whether a file for *fingerprint* is present (not verified)."""
@@ -175,10 +201,10 @@ class ValueStore:
         except FileNotFoundError:
             raise ValueStoreError(f"no stored value {fingerprint} under {self.root}") from None
         with file:
-            digest = hashlib.sha256()
+            digest = new_hash()
             for chunk in iter(lambda: file.read(_CHUNK), b""):
                 digest.update(chunk)
-            if f"sha256:{digest.hexdigest()}" != fingerprint:
+            if f"{ALGORITHM}:{digest.hexdigest()}" != fingerprint:
                 raise ValueIntegrityError(
                     f"the file {path} no longer matches its fingerprint {fingerprint}; it was changed after "
                     "it was stored, so it was not loaded"
@@ -193,7 +219,7 @@ def load_inline(data: bytes, fingerprint: str, serializer: str = "cloudpickle") 
     Raises:
         ValueIntegrityError: the bytes do not hash to *fingerprint*; nothing was unpickled.
     """
-    if f"sha256:{hashlib.sha256(data).hexdigest()}" != fingerprint:
+    if f"{ALGORITHM}:{new_hash().update(data).hexdigest()}" != fingerprint:
         raise ValueIntegrityError(
             f"the inline value no longer matches its fingerprint {fingerprint}; it was changed after it was "
             "stored, so it was not loaded"
@@ -205,3 +231,6 @@ def _serializer(fingerprint: str, name: str) -> Serializer:
     if name not in SERIALIZERS:
         raise ValueStoreError(f"value {fingerprint} was stored with unknown serializer {name!r}")
     return SERIALIZERS[name]
+
+
+os.register_at_fork(after_in_child=_hasher.cache_clear)  # a forked child has none of its parent's threads
