@@ -74,7 +74,8 @@ def main() -> None:
     in_run = {e.id for e in store.get_executions_by_context(run.context_id)}
     (model_artifact,) = [a for a in store.get_artifacts_by_context(run.context_id) if a.type == "Model"]
     print(f"run {run.name!r} in {store.url}")
-    print(f"model: artifact #{model_artifact.id} ({model_artifact.type}), stored at {model_artifact.uri}")
+    where = model_artifact.uri or "inline, in the store (a small value)"
+    print(f"model: artifact #{model_artifact.id} ({model_artifact.type}), value {where}")
     trainer, _ = made_by(store, model_artifact.id, in_run)
     facts = trainer.custom_properties
     logged = {k: v for k, v in facts.items() if not k.startswith("tracker_")}
@@ -106,7 +107,7 @@ def main() -> None:
         print(f"  in run {context.name!r} ({context.custom_properties['tracker_status']}), pipeline {parents}")
     runs = [c.name for c in store.get_contexts_by_artifact(model_artifact.id)]
     print(f"  runs that made or used this very model (same bytes): {runs}")
-    print(f"\nthe model, loaded back from the value store: {tracker.load(model_artifact)!r}")
+    print(f"\nthe model, loaded back: {tracker.load(model_artifact)!r}")
 
 
 if __name__ == "__main__":
