@@ -82,7 +82,7 @@ def main() -> None:
     for context in store.get_contexts_by_artifact(model_artifact.id):
         parents = [p.name for p in store.get_parent_contexts_by_context(context.id)]
         print(f"  in run {context.name!r} ({context.custom_properties['tracker_status']}), pipeline {parents}")
-    print(f"\nthe model, loaded back from the value store: {tracker.load(model_artifact)}")
+    print(f"\nthe model, loaded back: {tracker.load(model_artifact)}")
 
 
 if __name__ == "__main__":
