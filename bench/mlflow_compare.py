@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.metadata
 import json
 import os
 import pickle
-import platform
 import pstats
 import shutil
 import statistics
@@ -39,7 +37,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
+from _common import (
+    add_json_options,
+    environment_line,
+    file_create_us,
+    filesystem,
+    format_table,
+    git_revision,
+    machine,
+    met_cell,
+    target_cell,
+    target_met,
+    version,
+    write_results,
+)
+
 TRACKER = "tracker"
 MLFLOW = "mlflow"
 SIDES = (TRACKER, MLFLOW)
@@ -147,7 +159,7 @@ def tracker_worker(directory: Path, warmup: int, runs: int) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "checks": {"runs": len(logged), "executions": len(executions), "stored_artifacts": len(models)},
-        "versions": {name: _version(name) for name in ("mlmd-tracker", "SQLAlchemy", "cloudpickle")},
+        "versions": {name: version(name) for name in ("mlmd-tracker", "SQLAlchemy", "cloudpickle")},
     }
 
 
@@ -175,7 +187,7 @@ def mlflow_worker(directory: Path, warmup: int, runs: int) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "checks": {"runs": len(finished), "executions": len(finished), "stored_artifacts": len(files)},
-        "versions": {name: _version(name) for name in ("mlflow", "SQLAlchemy", "alembic", "protobuf")},
+        "versions": {name: version(name) for name in ("mlflow", "SQLAlchemy", "alembic", "protobuf")},
     }
 
 
@@ -254,79 +266,25 @@ def table(rounds: Sequence[Round], versions: dict[str, dict[str, str]]) -> str:
         f"{statistics.median(r.median_ms(MLFLOW) for r in rounds):.2f}",
         f"{ratio:.3f}",
         f"{min(ratios):.3f}-{max(ratios):.3f}",
-        f"<= {TARGET:.2f}",
-        "yes" if ratio <= TARGET else "NO",
+        target_cell(TARGET),
+        met_cell(target_met(ratio, TARGET)),
         f"{statistics.median(r.mean_ratio for r in rounds):.3f}",
     )
-    widths = [max(len(a), len(b)) for a, b in zip(header, row, strict=True)]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if k == 0 else cell.rjust(w) for k, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        )
-        for cells in (header, row)
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return format_table((header, row), text_columns=1)
 
 
 # --- reporting ---
 
 
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
-def _filesystem(path: Path) -> str:
-    try:
-        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return "?"
-    target = str(path.resolve())
-    found = [(point, kind) for point, kind in mounts if target == point or target.startswith(point.rstrip("/") + "/")]
-    return max(found, key=lambda m: len(m[0]))[1] if found else "?"
-
-
-def _git_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=BENCH_DIR, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    return out.stdout.strip()
-
-
-def _file_create_us(directory: Path, count: int = 200) -> float:
-    """The median time to create (O_EXCL) and close an empty file in *directory*, in microseconds.
-
-    Both sides create files in every run (tracker a value, MLflow the artifact's copy and its directories); on the
-    VM this was written on, the cost moved between 10 us and 800 us with other processes' disk writes.
-    """
-    probe = Path(tempfile.mkdtemp(prefix="file-create-", dir=directory))
-    seconds = []
-    for i in range(count):
-        start = time.perf_counter()
-        os.close(os.open(probe / str(i), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        seconds.append(time.perf_counter() - start)
-    shutil.rmtree(probe)
-    return statistics.median(seconds) * 1e6
-
-
 def environment(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
     return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "tracker_git": _git_revision(),
+        **machine(),
+        "tracker_git": git_revision(),
         "tracker_python": args.tracker_python,
         "mlflow_python": args.mlflow_python,
         "directory": str(directory),
-        "filesystem": _filesystem(directory),
-        "file_create_us": _file_create_us(directory),
+        "filesystem": filesystem(directory),
+        "file_create_us": file_create_us(directory),
     }
 
 
@@ -348,8 +306,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tmpdir", type=Path, help="where the stores and artifacts go (default: the system's temp directory)"
     )
-    parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
-    parser.add_argument("--no-json", action="store_true", help="write no results file")
+    add_json_options(parser)
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--worker-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--worker-profile", type=int, help=argparse.SUPPRESS)
@@ -390,11 +347,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     side, pythons[side], directory / f"{side}-profile", args.warmup, args.runs, args.profile
                 )
                 profiles[side] = found["profile"]
-    load = f"{env['load_average'][0]:.1f}" if env["load_average"] else "?"
     print(
-        f"tracker {versions[TRACKER]['mlmd-tracker']} ({env['tracker_git']}) vs MLflow {versions[MLFLOW]['mlflow']} | "
-        f"Python {env['python']} | {env['platform']} | {env['cpus']} CPUs, load {load} | "
-        f"files on {env['filesystem']} ({env['file_create_us']:.0f} us to create one)"
+        environment_line(
+            env, tracker_version=versions[TRACKER]["mlmd-tracker"], versus=f"MLflow {versions[MLFLOW]['mlflow']}"
+        )
     )
     print(
         f"ms: median time of one run of {args.runs} after {args.warmup} warm-up, each side in a fresh process per "
@@ -405,8 +361,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     for side, text in profiles.items():
         print(f"\ncProfile of {side}, {args.runs} runs after {args.warmup} warm-up, mean per run: {text}")
     if not args.no_json:
-        out = args.json or BENCH_DIR / "results" / f"mlflow_compare-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
         report = {
             "environment": env,
             "versions": versions,
@@ -428,8 +382,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 for r in rounds
             ],
         }
-        out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"\nresults: {out}")
+        write_results(report, args.json, "mlflow_compare")
 
 
 if __name__ == "__main__":

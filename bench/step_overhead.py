@@ -26,11 +26,9 @@ import argparse
 import contextlib
 import cProfile
 import gc
-import importlib.metadata
 import json
 import os
 import pickle
-import platform
 import pstats
 import resource
 import shutil
@@ -48,6 +46,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import cloudpickle
+from _common import (
+    add_json_options,
+    environment_line,
+    file_create_us,
+    filesystem,
+    format_table,
+    git_revision,
+    journal_mode_and_rows,
+    machine,
+    met_cell,
+    rotated,
+    target_cell,
+    target_met,
+    time_summary,
+    version,
+    where,
+    write_results,
+)
 
 import tracker
 from tracker.errors import TrackerWarning
@@ -61,8 +77,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         f"bench/step_overhead.py needs ml-metadata and numpy ({exc}); run it with `nox -s bench_step`, "
         "which installs both on Python 3.11"
     )
-
-BENCH_DIR = Path(__file__).resolve().parent
 
 Op = Callable[[], object]
 
@@ -261,13 +275,6 @@ class Timing:
         return statistics.fmean(self.seconds) * 1e6
 
 
-def _count_rows(database: Path) -> tuple[str, dict[str, int]]:
-    with closing(sqlite3.connect(database)) as connection:
-        mode = str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-        rows = {t: connection.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in COUNTED_TABLES}
-    return mode, rows
-
-
 def measure_side(side: str, directory: Path, warmup: int, count: int) -> Timing:
     """Open *side* on *directory*, warm it up, time *count* ops, close it."""
     opened = open_side(side, directory)
@@ -288,7 +295,7 @@ def measure_side(side: str, directory: Path, warmup: int, count: int) -> Timing:
         opened.close()
     if opened.database is None:
         return Timing(seconds, None, {})
-    mode, rows = _count_rows(opened.database)
+    mode, rows = journal_mode_and_rows(opened.database, COUNTED_TABLES)
     if mode != JOURNAL_MODES[side]:
         sys.exit(f"{side} ran with journal_mode={mode}, not {JOURNAL_MODES[side]}: not comparable")
     return Timing(seconds, mode, {table: n / (first + ops) for table, n in rows.items()})
@@ -298,8 +305,7 @@ def measure_calls(args: argparse.Namespace, directory: Path) -> list[dict[str, T
     """*repeats* rounds of every side, each round in a rotated order, each side on a new directory."""
     rounds = []
     for r in range(args.repeats):
-        shift = r % len(SIDES)
-        order = SIDES[shift:] + SIDES[:shift]
+        order = rotated(SIDES, r)
         timings: dict[str, Timing] = {}
         for side in order:
             print(f"  call: round {r + 1}/{args.repeats}, {side} ...", file=sys.stderr, flush=True)
@@ -347,7 +353,7 @@ class Comparison:
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.ratio <= self.target
+        return target_met(self.ratio, self.target)
 
 
 #: The tracked call may cost at most this many times ml-metadata's put_execution.
@@ -375,12 +381,12 @@ def call_table(comparisons: Sequence[Comparison]) -> str:
                 f"{min(c.ratios):.0f}-{max(c.ratios):.0f}"
                 if c.ratio >= 100
                 else f"{min(c.ratios):.2f}-{max(c.ratios):.2f}",
-                "-" if c.target is None else f"<= {c.target:.2f}",
-                "-" if c.met is None else ("yes" if c.met else "NO"),
+                target_cell(c.target),
+                met_cell(c.met),
                 f"{c.mean_ratio:.0f}" if c.mean_ratio >= 100 else f"{c.mean_ratio:.2f}",
             )
         )
-    return _format(rows, text_columns=2)
+    return format_table(rows, text_columns=2, strip=True)
 
 
 def rows_table(rounds: list[dict[str, Timing]]) -> str:
@@ -390,7 +396,7 @@ def rows_table(rounds: list[dict[str, Timing]]) -> str:
     rows = [("table", *sides)]
     for table in COUNTED_TABLES:
         rows.append((table, *(f"{last[s].rows_per_call[table]:.1f}" for s in sides)))
-    return _format(rows, text_columns=1)
+    return format_table(rows, text_columns=1, strip=True)
 
 
 # --- (1) call: where tracker's time goes ---
@@ -444,7 +450,7 @@ def breakdown_calls(args: argparse.Namespace, directory: Path) -> str:
         rows.append((name, f"{statistics.median(values):.1f}", f"{statistics.fmean(values):.1f}"))
     return (
         f"wall-clock parts of {TRACKED!r}, no profiler: {args.iterations} calls after {args.warmup} warm-up "
-        "(medians do not add up to the whole; means do)\n\n" + _format(rows, text_columns=1)
+        "(medians do not add up to the whole; means do)\n\n" + format_table(rows, text_columns=1, strip=True)
     )
 
 
@@ -475,21 +481,9 @@ def profile_calls(args: argparse.Namespace, directory: Path, top: int) -> str:
         for (filename, line, name), entry in sorted(stats.items(), key=lambda kv: -kv[1][column])[:top]:
             lines.append(
                 f"{entry[2] * per_call:8.1f} {100 * entry[2] * per_call / total:6.1f} {entry[3] * per_call:8.1f} "
-                f"{entry[1] / args.iterations:6.1f}  {_where(filename, line, name)}"
+                f"{entry[1] / args.iterations:6.1f}  {where(filename, line, name)}"
             )
     return "\n".join(lines)
-
-
-def _where(filename: str, line: int, name: str) -> str:
-    if filename == "~":
-        return name  # a builtin
-    for marker in ("/site-packages/", "/lib/python3."):
-        if marker in filename:
-            filename = filename.split(marker, 1)[1]
-            break
-    else:
-        filename = os.path.relpath(filename, BENCH_DIR.parent)
-    return f"{filename}:{line}({name})"
 
 
 # --- large: time with both sides in turns in one process; memory in a fresh process per side ---
@@ -720,15 +714,15 @@ def large_table(summary: dict[str, Any]) -> str:
                 f"{summary['seconds'][side]:.3f}",
                 f"{summary['ratio']:.2f}" if mine else "1",
                 f"{min(ratios):.2f}-{max(ratios):.2f}" if mine else "",
-                f"<= {LARGE_TIME_TARGET:.2f}" if mine else "",
-                ("yes" if summary["time_met"] else "NO") if mine else "",
+                target_cell(LARGE_TIME_TARGET) if mine else "",
+                met_cell(summary["time_met"]) if mine else "",
                 f"{added * mb:.0f} MB ({added:.2f}x)",
                 f"< {LARGE_MEMORY_TARGET:.2f}x" if mine else "",
-                ("yes" if summary["memory_met"] else "NO") if mine else "",
+                met_cell(summary["memory_met"]) if mine else "",
                 f"{summary['kept_fraction'][side] * mb:.0f} MB",
             )
         )
-    text = _format(rows, text_columns=1)
+    text = format_table(rows, text_columns=1, strip=True)
     if not summary["stored"]:
         text += (
             "\n\nNOT STORED: the tracked call did not store the array, so its time and memory are not comparable:\n  "
@@ -740,94 +734,25 @@ def large_table(summary: dict[str, Any]) -> str:
 # --- reporting ---
 
 
-def _format(rows: Sequence[Sequence[str]], *, text_columns: int) -> str:
-    """A plain-text table: the first *text_columns* left-aligned, the rest right-aligned."""
-    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if k < text_columns else cell.rjust(w)
-            for k, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
-def _filesystem(path: Path) -> str:
-    """The file system type *path* lives on (Linux), which decides what a commit costs."""
-    try:
-        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return "?"
-    target = str(path.resolve())
-    found = [(point, kind) for point, kind in mounts if target == point or target.startswith(point.rstrip("/") + "/")]
-    return max(found, key=lambda m: len(m[0]))[1] if found else "?"
-
-
-def _git_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=BENCH_DIR, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    return out.stdout.strip()
-
-
-def _file_create_us(directory: Path, count: int = 200) -> float:
-    """The median time to create (O_EXCL) and close an empty file in *directory*, in microseconds.
-
-    The value store creates a file for every new value. On the 2-core VM this was written on, the cost
-    moved between 10 us and 800 us from one directory and minute to the next while other processes
-    wrote to the same disk; tracker's side pays it and ml-metadata's does not.
-    """
-    probe = Path(tempfile.mkdtemp(prefix="file-create-", dir=directory))
-    seconds = []
-    for i in range(count):
-        start = time.perf_counter()
-        os.close(os.open(probe / str(i), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        seconds.append(time.perf_counter() - start)
-    for i in range(count):
-        (probe / str(i)).unlink()
-    probe.rmdir()
-    return statistics.median(seconds) * 1e6
-
-
 def environment(directory: Path) -> dict[str, Any]:
     return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "tracker": _version("mlmd-tracker"),
-        "tracker_git": _git_revision(),
-        "ml-metadata": _version("ml-metadata"),
-        "SQLAlchemy": _version("SQLAlchemy"),
-        "cloudpickle": _version("cloudpickle"),
-        "numpy": _version("numpy"),
+        **machine(),
+        "tracker": version("mlmd-tracker"),
+        "tracker_git": git_revision(),
+        "ml-metadata": version("ml-metadata"),
+        "SQLAlchemy": version("SQLAlchemy"),
+        "cloudpickle": version("cloudpickle"),
+        "numpy": version("numpy"),
         "sqlite (Python's sqlite3)": sqlite3.sqlite_version,
         "directory": str(directory),
-        "filesystem": _filesystem(directory),
-        "file_create_us": _file_create_us(directory),
+        "filesystem": filesystem(directory),
+        "file_create_us": file_create_us(directory),
     }
 
 
 def _timing_summary(timing: Timing) -> dict[str, Any]:
-    us = sorted(s * 1e6 for s in timing.seconds)
     return {
-        "median_us": statistics.median(us),
-        "p90_us": us[int(0.9 * (len(us) - 1))],
-        "p99_us": us[int(0.99 * (len(us) - 1))],
-        "max_us": us[-1],
-        "mean_us": statistics.fmean(us),
+        **time_summary(timing.seconds, "us"),
         "journal_mode": timing.journal_mode,
         "rows_per_call": timing.rows_per_call,
     }
@@ -862,8 +787,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="where the stores and values go (default: the system's temp directory); the file system decides "
         "what a commit and a new file cost",
     )
-    parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
-    parser.add_argument("--no-json", action="store_true", help="write no results file")
+    add_json_options(parser)
     parser.add_argument(
         "--large-writes", type=int, default=5, help="timed writes per side in each round of large (default 5)"
     )
@@ -900,12 +824,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "large" in args.scenario:
             large = measure_large(args, directory)
 
-    load = f"{env['load_average'][0]:.1f}" if env["load_average"] else "?"
-    print(
-        f"tracker {env['tracker']} ({env['tracker_git']}) vs ml-metadata {env['ml-metadata']} | "
-        f"Python {env['python']} | {env['platform']} | {env['cpus']} CPUs, load {load} | "
-        f"files on {env['filesystem']} ({env['file_create_us']:.0f} us to create one)"
-    )
+    print(environment_line(env, tracker_version=env["tracker"], versus=f"ml-metadata {env['ml-metadata']}"))
     report: dict[str, Any] = {
         "environment": env,
         "settings": {k: v for k, v in vars(args).items() if "worker" not in k and k not in ("json", "tmpdir")},
@@ -954,10 +873,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         report["large"] = {"summary": summary, "rounds": large}
 
     if not args.no_json:
-        out = args.json or BENCH_DIR / "results" / f"step_overhead-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"\nresults: {out}")
+        write_results(report, args.json, "step_overhead")
 
 
 if __name__ == "__main__":

@@ -27,22 +27,35 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import importlib.metadata
 import json
-import os
-import platform
 import pstats
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from _common import (
+    add_json_options,
+    environment_line,
+    filesystem,
+    format_table,
+    git_revision,
+    journal_mode_and_rows,
+    machine,
+    met_cell,
+    rotated,
+    target_cell,
+    target_met,
+    time_summary,
+    version,
+    where,
+    write_results,
+)
 
 import tracker
 from tracker import (
@@ -67,7 +80,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "which installs ml-metadata 1.17.1 on Python 3.11"
     )
 
-BENCH_DIR = Path(__file__).resolve().parent
 #: A step opens a new context every this many steps; the others link to the current one.
 CONTEXT_EVERY = 10
 #: The tables whose row counts must match between implementations after a run.
@@ -310,13 +322,6 @@ def _timed(ops: Iterator[Op]) -> list[float]:
     return seconds
 
 
-def _inspect(path: Path) -> tuple[str, dict[str, int]]:
-    with closing(sqlite3.connect(path)) as connection:
-        mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
-        rows = {t: connection.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in COUNTED_TABLES}
-    return str(mode).lower(), rows
-
-
 def measure(scenario: Scenario, implementation: str, path: Path) -> Run:
     """Open a fresh store on *path*, warm it up, time the scenario's operations, close it."""
     writer = open_writer(implementation, path)
@@ -328,7 +333,7 @@ def measure(scenario: Scenario, implementation: str, path: Path) -> Run:
         seconds = _timed(scenario.op(writer, i) for i in range(first, first + scenario.count))
     finally:
         writer.close()
-    mode, rows = _inspect(path)
+    mode, rows = journal_mode_and_rows(path, COUNTED_TABLES)
     if mode != JOURNAL_MODES[implementation]:
         sys.exit(f"{implementation} ran with journal_mode={mode}, not {JOURNAL_MODES[implementation]}: not comparable")
     return Run(seconds, mode, rows)
@@ -338,7 +343,7 @@ def measure_interleaved(scenario: Scenario, repeats: int, directory: Path) -> li
     """*repeats* rounds of every implementation, each round in a rotated order, each run on a new file."""
     rounds = []
     for r in range(repeats):
-        order = IMPLEMENTATIONS[r % 3 :] + IMPLEMENTATIONS[: r % 3]
+        order = rotated(IMPLEMENTATIONS, r)
         runs: dict[str, Run] = {}
         for implementation in order:
             print(f"  {scenario.key}: round {r + 1}/{repeats}, {implementation} ...", file=sys.stderr, flush=True)
@@ -391,7 +396,7 @@ class Comparison:
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.ratio <= self.target
+        return target_met(self.ratio, self.target)
 
 
 def compare(scenario: Scenario, rounds: list[dict[str, Run]]) -> list[Comparison]:
@@ -427,21 +432,9 @@ def profile_tracker(scenario: Scenario, directory: Path, top: int) -> str:
         for (filename, line, name), entry in sorted(stats.items(), key=lambda kv: -kv[1][column])[:top]:
             lines.append(
                 f"{entry[3] * per_op:9.1f} {entry[2] * per_op:9.1f} {entry[1] / scenario.count:7.1f}  "
-                f"{_where(filename, line, name)}"
+                f"{where(filename, line, name)}"
             )
     return "\n".join(lines)
-
-
-def _where(filename: str, line: int, name: str) -> str:
-    if filename == "~":
-        return name  # a builtin
-    for marker in ("/site-packages/", "/lib/python3."):
-        if marker in filename:
-            filename = filename.split(marker, 1)[1]
-            break
-    else:
-        filename = os.path.relpath(filename, BENCH_DIR.parent)
-    return f"{filename}:{line}({name})"
 
 
 # --- reporting ---
@@ -469,66 +462,25 @@ def _table(comparisons: Sequence[Comparison]) -> str:
                 f"{c.mlmd_ms:.3f}",
                 f"{c.ratio:.2f}",
                 f"{min(c.ratios):.2f}-{max(c.ratios):.2f}",
-                "-" if c.target is None else f"<= {c.target:.2f}",
-                "-" if c.met is None else ("yes" if c.met else "NO"),
+                target_cell(c.target),
+                met_cell(c.met),
                 f"{c.mean_ratio:.2f}",
             )
         )
-    widths = [max(len(row[k]) for row in rows) for k in range(len(header))]
-    text_columns = 2  # left-aligned; the numbers after them are right-aligned
-    lines = [
-        "  ".join(
-            cell.ljust(w) if k < text_columns else cell.rjust(w)
-            for k, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
-def _filesystem(path: Path) -> str:
-    """The file system type *path* lives on (Linux), which decides what a commit costs."""
-    try:
-        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return "?"
-    target = str(path.resolve())
-    found = [(point, kind) for point, kind in mounts if target == point or target.startswith(point.rstrip("/") + "/")]
-    return max(found, key=lambda m: len(m[0]))[1] if found else "?"
-
-
-def _git_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=BENCH_DIR, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    return out.stdout.strip()
+    return format_table(rows, text_columns=2)
 
 
 def environment(directory: Path) -> dict[str, Any]:
     return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "tracker": _version("mlmd-tracker"),
-        "tracker_git": _git_revision(),
-        "ml-metadata": _version("ml-metadata"),
-        "SQLAlchemy": _version("SQLAlchemy"),
-        "protobuf": _version("protobuf"),
+        **machine(),
+        "tracker": version("mlmd-tracker"),
+        "tracker_git": git_revision(),
+        "ml-metadata": version("ml-metadata"),
+        "SQLAlchemy": version("SQLAlchemy"),
+        "protobuf": version("protobuf"),
         "sqlite (Python's sqlite3)": sqlite3.sqlite_version,
         "directory": str(directory),
-        "filesystem": _filesystem(directory),
+        "filesystem": filesystem(directory),
     }
 
 
@@ -539,16 +491,7 @@ def _json_report(
     comparisons: list[Comparison],
 ) -> dict[str, Any]:
     def summary(run: Run) -> dict[str, Any]:
-        ms = sorted(s * 1000 for s in run.seconds)
-        return {
-            "median_ms": statistics.median(ms),
-            "p90_ms": ms[int(0.9 * (len(ms) - 1))],
-            "p99_ms": ms[int(0.99 * (len(ms) - 1))],
-            "max_ms": ms[-1],
-            "mean_ms": statistics.fmean(ms),
-            "journal_mode": run.journal_mode,
-            "rows": run.rows,
-        }
+        return {**time_summary(run.seconds, "ms"), "journal_mode": run.journal_mode, "rows": run.rows}
 
     return {
         "environment": env,
@@ -603,8 +546,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also print a cProfile of tracker in each scenario: the TOP functions (default 15)",
     )
     parser.add_argument("--tmpdir", type=Path, help="where the SQLite files go (default: the system's temp directory)")
-    parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
-    parser.add_argument("--no-json", action="store_true", help="write no results file")
+    add_json_options(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.iterations, args.warmup, args.repeats, args.artifacts, args.warmup_batches = 200, 50, 2, 2000, 2
@@ -624,12 +566,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         profiles = [profile_tracker(s, directory, args.profile) for s in chosen] if args.profile else []
     comparisons = [c for s in chosen for c in compare(s, results[s.key])]
 
-    load = f"{env['load_average'][0]:.1f}" if env["load_average"] else "?"
-    print(
-        f"tracker {env['tracker']} ({env['tracker_git']}) vs ml-metadata {env['ml-metadata']} | "
-        f"Python {env['python']} | {env['platform']} | {env['cpus']} CPUs, load {load} | "
-        f"files on {env['filesystem']}"
-    )
+    print(environment_line(env, tracker_version=env["tracker"], versus=f"ml-metadata {env['ml-metadata']}"))
     print(
         f"ms: median time of one op, (a) one step of {args.iterations} after {args.warmup} warm-up, (b) one call of "
         f"{args.artifacts // args.batch_size} after {args.warmup_batches}; median over {args.repeats} rounds"
@@ -643,10 +580,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"\n{text}")
 
     if not args.no_json:
-        out = args.json or BENCH_DIR / "results" / f"write_path-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_json_report(env, args, results, comparisons), indent=2) + "\n")
-        print(f"\nresults: {out}")
+        write_results(_json_report(env, args, results, comparisons), args.json, "write_path")
 
 
 if __name__ == "__main__":
