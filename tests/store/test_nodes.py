@@ -169,6 +169,7 @@ def test_a_duplicate_name_raises_already_exists(typed: tracker.Store, store_url:
 def test_integer_range_follows_the_backend(typed: tracker.Store, store_url: str) -> None:
     """int_value is 64-bit on SQLite but 32-bit in MLMD's PostgreSQL and MySQL schema: too big raises there."""
     big = 2**40
+    assert typed.int_bits == (64 if typed.backend == "sqlite" else 32)
     if typed.backend == "sqlite":
         (aid,) = typed.put_artifacts([Artifact(type="DataSet", properties={"i": big})])
         assert typed.get_artifacts_by_id([aid])[0].properties == {"i": big}

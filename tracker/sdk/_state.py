@@ -70,10 +70,6 @@ def default_values() -> ValueStore:
         return _values
 
 
-def on_error() -> OnError:
-    return _on_error
-
-
 def tracking_failed(what: str, exc: BaseException) -> None:
     """Apply the error policy to a failure of tracking itself (never of the user's code)."""
     if _on_error == "raise":

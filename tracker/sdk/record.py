@@ -105,7 +105,7 @@ class Recording:
         spec = self.spec
         run = self._run = run_for(spec.store)
         store = run.store
-        int_bits = store._open().flavor.int_bits
+        int_bits = store.int_bits
         _state.ensure_type(store, ExecutionType(spec.type_name, dict(spec.declared)))
         properties: dict[str, Any] = {}
         custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name}
@@ -252,7 +252,7 @@ class Recording:
         if self.logged_metrics:
             outputs = [*outputs, (["metrics"], dict(self.logged_metrics))]
         pairs, values = self._artifacts(run, outputs, EventType.OUTPUT)
-        int_bits = run.store._open().flavor.int_bits
+        int_bits = run.store.int_bits
         execution.custom_properties.update(
             {k: _describe.as_property(v, int_bits) for k, v in self.logged_params.items()}, **facts
         )

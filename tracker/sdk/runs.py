@@ -61,7 +61,7 @@ class Run:
               store: Store, values: ValueStore, parent: Run | None = None) -> Run:  # fmt: skip
         """Record a new run (and its pipeline, and its parent link) in *store*."""
         _state.ensure_type(store, ContextType(RUN_TYPE))
-        int_bits = store._open().flavor.int_bits
+        int_bits = store.int_bits
         props = {k: as_property(v, int_bits) for k, v in (properties or {}).items()}
         props["tracker_status"] = "running"
         if pipeline:
@@ -86,7 +86,7 @@ class Run:
 
     def log(self, values: dict[str, Any]) -> None:
         """Add custom properties to the run's context (``tracker.log_params`` outside a step)."""
-        int_bits = self.store._open().flavor.int_bits
+        int_bits = self.store.int_bits
         self.properties.update({k: as_property(v, int_bits) for k, v in values.items()})
         self._save()
 

@@ -79,6 +79,11 @@ class Store:
         """The database kind: ``"sqlite"``, ``"postgresql"`` or ``"mysql"``."""
         return self._open().name
 
+    @property
+    def int_bits(self) -> int:
+        """Bits of an integer property here: 64 on SQLite, 32 on PostgreSQL and MySQL (MLMD's schema)."""
+        return self._open().flavor.int_bits
+
     def close(self) -> None:
         """Release the database connections; later calls raise StoreClosedError."""
         if self._backend is not None:

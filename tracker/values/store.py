@@ -184,10 +184,6 @@ class ValueStore:
             writer.discard()
         return f"{ALGORITHM}:{writer.hash.hexdigest()}"
 
-    def has(self, fingerprint: str) -> bool:
-        """Whether a file for *fingerprint* is present (not verified)."""
-        return self.path_of(fingerprint).is_file()
-
     def get(self, fingerprint: str, serializer: str = "cloudpickle") -> Any:
         """The value stored under *fingerprint*, after checking its bytes still match.
 
