@@ -7,6 +7,8 @@ store = tracker.connect()          # ./.tracker/mlmd.sqlite, or $TRACKER_URL
 from tracker import errors
 from tracker.errors import (
     AlreadyExistsError,
+    FilterError,
+    InvalidArgumentError,
     NotFoundError,
     TrackerError,
 )
@@ -38,6 +40,8 @@ from tracker.store import (
     ExecutionBaseType,
     ExecutionState,
     ExecutionType,
+    LineageGraph,
+    Page,
     ParentContext,
     PropertyType,
     ProtoValue,
@@ -62,7 +66,11 @@ __all__ = [
     "ExecutionBaseType",
     "ExecutionState",
     "ExecutionType",
+    "FilterError",
+    "InvalidArgumentError",
+    "LineageGraph",
     "NotFoundError",
+    "Page",
     "ParentContext",
     "PropertyType",
     "ProtoValue",

@@ -12,6 +12,7 @@ The hierarchy::
      +-- InvalidArgumentError      a value the data model cannot hold (also ValueError)
      |    +-- PropertyError        a property unknown to its type, or of the wrong kind
      |    +-- TypeConflictError    a type redeclared with a property of another kind
+     |    +-- FilterError          a filter query that does not parse, or names what does not exist
      +-- ConcurrencyError          a write that kept conflicting with other writers
      +-- ValueStoreError           a stored value that cannot be written or read back
      |    +-- ValueIntegrityError  a stored value whose bytes no longer match its fingerprint
@@ -29,6 +30,7 @@ __all__ = [
     "AlreadyExistsError",
     "ConcurrencyError",
     "ConfigurationError",
+    "FilterError",
     "InvalidArgumentError",
     "NotFoundError",
     "PropertyError",
@@ -82,6 +84,35 @@ class PropertyError(InvalidArgumentError):
 
 class TypeConflictError(InvalidArgumentError):
     """A type redeclared with a property of a different kind than the stored one."""
+
+
+class FilterError(InvalidArgumentError):
+    """A filter query that does not parse or does not make sense.
+
+    Attributes:
+        filter: the filter text.
+        position: the 0-based offset in *filter* where the problem is.
+        expected: what was expected there, in words.
+    """
+
+    def __init__(self, filter: str, position: int, expected: str, detail: str = "") -> None:
+        self.filter = filter
+        self.position = position
+        self.expected = expected
+        shown, caret = _excerpt(filter, position)
+        message = f"filter: expected {expected} at position {position}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(f"{message}\n  {shown}\n  {caret}")
+
+
+def _excerpt(text: str, position: int, width: int = 60) -> tuple[str, str]:
+    """The part of *text* around *position* on one line, and a caret line under *position*."""
+    start = max(0, position - width // 2)
+    shown = text[start : start + width].replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    prefix = "..." if start else ""
+    suffix = "..." if start + width < len(text) else ""
+    return f"{prefix}{shown}{suffix}", " " * (len(prefix) + position - start) + "^"
 
 
 class ConcurrencyError(TrackerError):

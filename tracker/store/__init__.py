@@ -1,5 +1,7 @@
 """The metadata store: MLMD's data model and schema on SQLAlchemy Core."""
 
+from tracker.store._lineage import LineageGraph
+from tracker.store._query import Page
 from tracker.store.entities import (
     Artifact,
     ArtifactBaseType,
@@ -36,6 +38,8 @@ __all__ = [
     "ExecutionBaseType",
     "ExecutionState",
     "ExecutionType",
+    "LineageGraph",
+    "Page",
     "ParentContext",
     "PropertyType",
     "ProtoValue",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -26,6 +27,9 @@ from tracker.errors import (
 from tracker.store._values import Flavor
 
 T = TypeVar("T")
+
+#: How many statements built from filters each store keeps compiled.
+LRU_SIZE = 256
 
 #: How often a transaction that lost a lock or deadlock race is run again.
 MAX_ATTEMPTS = 12
@@ -76,12 +80,24 @@ class Backend:
         self.flavor = Flavor(int_bits=64 if self.name == "sqlite" else 32, proto_base64=self.name != "postgresql")
         self.dbapi = engine.dialect.loaded_dbapi
         self._cache: dict[Hashable, Prepared] = {}
+        self._lru: OrderedDict[Hashable, Prepared] = OrderedDict()
 
     def prepared(self, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
         """The statement cached under *key*, built and compiled on first use."""
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = Prepared(build(), self.engine)
+        return found
+
+    def prepared_lru(self, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
+        """As :meth:`prepared`, for statements made from user input (filters): the least used are dropped."""
+        found = self._lru.get(key)
+        if found is None:
+            found = self._lru[key] = Prepared(build(), self.engine)
+            if len(self._lru) > LRU_SIZE:
+                self._lru.popitem(last=False)
+        else:
+            self._lru.move_to_end(key)
         return found
 
     def transient(self, exc: BaseException) -> bool:

@@ -15,10 +15,14 @@ from sqlalchemy import bindparam
 
 from tracker.errors import InvalidArgumentError, StoreClosedError
 from tracker.store import _edges as edges
+from tracker.store import _lineage as lineage
 from tracker.store import _nodes as nodes
+from tracker.store import _query as query
 from tracker.store import schema as s
 from tracker.store._bootstrap import ensure_schema
 from tracker.store._engine import acquire, release, resolve_url
+from tracker.store._lineage import LineageGraph
+from tracker.store._query import Page
 from tracker.store._sql import Backend, Tx, run
 from tracker.store._types import TypeRegistry
 from tracker.store.entities import (
@@ -255,17 +259,95 @@ class Store:
 
         return self._read(read, f"get {kind.word}s")
 
-    def get_artifacts(self) -> list[Artifact]:
-        """Every artifact, by id."""
-        return self._get(nodes.ARTIFACT, "all", s.artifact.c.id > 0, {})
+    def _select(self, kind: nodes.NodeKind, filter: str | None, order_by: str, descending: bool, limit: int | None,
+                context_id: int | None = None) -> list[Any]:  # fmt: skip
+        def read(tx: Tx) -> list[_Node]:
+            return query.select_nodes(
+                tx, self._types, kind, filter, order_by=order_by, descending=descending, limit=limit,
+                context_id=context_id,
+            )  # fmt: skip
 
-    def get_executions(self) -> list[Execution]:
-        """Every execution, by id."""
-        return self._get(nodes.EXECUTION, "all", s.execution.c.id > 0, {})
+        return self._read(read, f"get {kind.word}s")
 
-    def get_contexts(self) -> list[Context]:
-        """Every context, by id."""
-        return self._get(nodes.CONTEXT, "all", s.context.c.id > 0, {})
+    def _page(self, kind: nodes.NodeKind, filter: str | None, order_by: str, descending: bool, page_size: int,
+              page_token: str | None) -> Page[Any]:  # fmt: skip
+        def read(tx: Tx) -> Page[Any]:
+            return query.list_page(
+                tx, self._types, kind, filter, order_by=order_by, descending=descending, page_size=page_size,
+                page_token=page_token,
+            )  # fmt: skip
+
+        return self._read(read, f"list {kind.word}s")
+
+    def get_artifacts(
+        self, filter: str | None = None, *, order_by: str = "id", descending: bool = False, limit: int | None = None
+    ) -> list[Artifact]:
+        """The artifacts matching *filter* (all of them without one), sorted; no cap unless *limit* is given.
+
+        Args:
+            filter: a filter query in MLMD's language (see docs/queries.md), e.g.
+                ``"type = 'Model' AND properties.accuracy.double_value > 0.9"``.
+            order_by: ``"id"``, ``"create_time"`` or ``"last_update_time"``; ties are broken by id.
+            descending: newest (or highest) first.
+            limit: at most this many.
+
+        Raises:
+            FilterError: a filter that does not parse or names what does not exist, with its position.
+        """
+        return self._select(nodes.ARTIFACT, filter, order_by, descending, limit)
+
+    def get_executions(
+        self, filter: str | None = None, *, order_by: str = "id", descending: bool = False, limit: int | None = None
+    ) -> list[Execution]:
+        """The executions matching *filter*, as :meth:`get_artifacts` lists artifacts."""
+        return self._select(nodes.EXECUTION, filter, order_by, descending, limit)
+
+    def get_contexts(
+        self, filter: str | None = None, *, order_by: str = "id", descending: bool = False, limit: int | None = None
+    ) -> list[Context]:
+        """The contexts matching *filter*, as :meth:`get_artifacts` lists artifacts."""
+        return self._select(nodes.CONTEXT, filter, order_by, descending, limit)
+
+    def list_artifacts(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Artifact]:
+        """One page of the artifacts matching *filter*; pass ``next_page_token`` back for the next.
+
+        Tokens are keyset cursors: rows inserted while paging are never the
+        cause of a skipped or repeated row. A token works only with the same
+        filter, order and kind (InvalidArgumentError otherwise).
+        """
+        return self._page(nodes.ARTIFACT, filter, order_by, descending, page_size, page_token)
+
+    def list_executions(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Execution]:
+        """One page of the executions matching *filter*, as :meth:`list_artifacts`."""
+        return self._page(nodes.EXECUTION, filter, order_by, descending, page_size, page_token)
+
+    def list_contexts(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        page_size: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Context]:
+        """One page of the contexts matching *filter*, as :meth:`list_artifacts`."""
+        return self._page(nodes.CONTEXT, filter, order_by, descending, page_size, page_token)
 
     def get_artifacts_by_id(self, artifact_ids: Iterable[int]) -> list[Artifact]:
         """The artifacts with these ids, in that order; unknown ids are left out."""
@@ -331,13 +413,17 @@ class Store:
         where = s.context.c.external_id.in_(bindparam("x", expanding=True))
         return self._get(nodes.CONTEXT, "by_external_ids", where, {"x": list(external_ids)})
 
-    def get_artifacts_by_context(self, context_id: int) -> list[Artifact]:
-        """The artifacts attributed to a context, by id."""
-        return self._get_linked(nodes.ARTIFACT, s.attribution, "context_id", "artifact_id", context_id)
+    def get_artifacts_by_context(
+        self, context_id: int, filter: str | None = None, *, order_by: str = "id", descending: bool = False
+    ) -> list[Artifact]:
+        """The artifacts attributed to a context (and matching *filter*), by id unless *order_by* says otherwise."""
+        return self._select(nodes.ARTIFACT, filter, order_by, descending, None, context_id)
 
-    def get_executions_by_context(self, context_id: int) -> list[Execution]:
-        """The executions associated with a context, by id."""
-        return self._get_linked(nodes.EXECUTION, s.association, "context_id", "execution_id", context_id)
+    def get_executions_by_context(
+        self, context_id: int, filter: str | None = None, *, order_by: str = "id", descending: bool = False
+    ) -> list[Execution]:
+        """The executions associated with a context (and matching *filter*), as :meth:`get_artifacts_by_context`."""
+        return self._select(nodes.EXECUTION, filter, order_by, descending, None, context_id)
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[Context]:
         """The contexts an artifact is attributed to, by id."""
@@ -460,6 +546,58 @@ class Store:
         return [int(item) if isinstance(item, int) else next(written) for item in items]
 
     # --- deletes ---
+
+    # --- lineage ---
+
+    def get_lineage(
+        self,
+        *,
+        artifacts: Iterable[int] | str | None = None,
+        executions: Iterable[int] | str | None = None,
+        direction: str = "both",
+        max_hops: int | None = None,
+        stop_at_artifacts: str | None = None,
+        stop_at_executions: str | None = None,
+        include_stops: bool = True,
+    ) -> LineageGraph:
+        """The lineage around some artifacts and executions, in one query and one transaction.
+
+        Args:
+            artifacts: starting artifacts, as ids or a filter (``"type = 'Model'"``).
+            executions: starting executions, as ids or a filter.
+            direction: ``"upstream"`` (what they came from), ``"downstream"`` (what
+                came from them) or ``"both"``.
+            max_hops: how far to walk; a hop is node to event to node. None walks
+                the whole connected graph; 0 returns the starting nodes only.
+            stop_at_artifacts: a filter; artifacts matching it end the walk.
+            stop_at_executions: a filter; executions matching it end the walk.
+            include_stops: whether the nodes where the walk ended (and the events
+                to them) are in the result.
+
+        Returns:
+            The artifacts, executions and events reached, their contexts with the
+            attributions and associations, and the types they use.
+
+        Raises:
+            NotFoundError: a starting id that does not exist.
+            FilterError: a filter that does not parse.
+            InvalidArgumentError: no starting nodes, or a bad direction or hop limit.
+        """
+
+        def read(tx: Tx) -> LineageGraph:
+            return lineage.lineage(
+                tx,
+                self._types,
+                artifacts=artifacts,
+                executions=executions,
+                direction=direction,
+                max_hops=max_hops,
+                stop_at_artifacts=stop_at_artifacts,
+                stop_at_executions=stop_at_executions,
+                include_stops=include_stops,
+            )
+
+        return self._read(read, "get lineage")
 
     def delete_artifacts(self, artifact_ids: Iterable[int]) -> None:
         """Delete artifacts with their properties, events and attributions.
