@@ -823,7 +823,7 @@ class _Builder:
         if tag in ("like", "glob"):
             _, negated, a, b = expr
             left, right = self.text(self.sql(a), True, "="), self.text(self.sql(b), True, "=")
-            cond = left.op("GLOB")(right) if tag == "glob" else left.like(right)
+            cond = left.op("GLOB" if tag == "glob" else "LIKE", is_comparison=True)(right)
             return not_(cond) if negated else cond
         if tag == "in":
             _, negated, a, items, strings = expr
