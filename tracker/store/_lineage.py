@@ -197,7 +197,11 @@ def _walk(
         anchors.append(starts(0, a, "start_a", plans["sa"], "sa"))
     if from_e:
         anchors.append(starts(1, x, "start_e", plans["se"], "se"))
-    anchor = anchors[0] if len(anchors) == 1 else anchors[0].union_all(anchors[1])
+    if len(anchors) == 1:
+        anchor = anchors[0]
+    else:  # a recursive CTE's first part must be one SELECT for SQLAlchemy: select from the union
+        both = anchors[0].union_all(anchors[1]).subquery("lineage_start")
+        anchor = select(*both.c)
     walk = anchor.cte("lineage_walk", recursive=True)
 
     from_artifact, from_execution = _steps(direction)
