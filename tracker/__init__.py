@@ -12,6 +12,7 @@ from tracker.errors import (
     NotFoundError,
     TrackerError,
 )
+from tracker.query import Comparison, Graph, Lineage, compare, lineage
 from tracker.sdk import (
     Run,
     RunHandle,
@@ -58,6 +59,7 @@ __all__ = [
     "ArtifactType",
     "Association",
     "Attribution",
+    "Comparison",
     "Context",
     "ContextType",
     "Event",
@@ -67,7 +69,9 @@ __all__ = [
     "ExecutionState",
     "ExecutionType",
     "FilterError",
+    "Graph",
     "InvalidArgumentError",
+    "Lineage",
     "LineageGraph",
     "NotFoundError",
     "Page",
@@ -80,10 +84,12 @@ __all__ = [
     "TrackerError",
     "ValueStore",
     "attach",
+    "compare",
     "configure",
     "connect",
     "current_run",
     "errors",
+    "lineage",
     "load",
     "log_metrics",
     "log_params",
