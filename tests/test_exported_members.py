@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
+
+import pytest
 
 import tracker
 import tracker.errors
@@ -21,7 +25,27 @@ def _public(module: object) -> set[str]:
 def test_tracker_all_lists_every_public_name() -> None:
     """tracker.__all__ is sorted and names exactly what the package exposes."""
     assert tracker.__all__ == sorted(tracker.__all__)
-    assert set(tracker.__all__) == _public(tracker) - {"query", "sdk", "store", "values"}  # layers, reached as tracker.store ...
+    for name in tracker.__all__:  # names are imported on first use
+        getattr(tracker, name)
+    assert set(dir(tracker)) >= set(tracker.__all__)
+    assert set(tracker.__all__) == _public(tracker) - {
+        "query",
+        "sdk",
+        "store",
+        "values",
+    }  # layers, reached as tracker.store ...
+
+
+def test_import_tracker_is_light() -> None:
+    """`import tracker` loads neither SQLAlchemy nor the SDK: the command line starts fast."""
+    code = "import sys, tracker; print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'tracker')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['tracker', 'tracker.errors']"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'stepp'"):
+        tracker.stepp  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_store_all_lists_every_public_name() -> None:
