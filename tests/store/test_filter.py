@@ -107,6 +107,17 @@ def test_filters_within_a_context(graph: Graph) -> None:
     assert ids(graph.store.get_executions_by_context(2, "last_known_state = COMPLETE", descending=True)) == [2, 1]
 
 
+def test_an_unset_state_is_not_equal_to_any_state(graph: Graph) -> None:
+    """As in ml-metadata: != and NOT IN on a state also hold where the state was never set (NULL)."""
+    store = graph.store
+    assert ids(store.get_artifacts("state != LIVE")) == [1, 5]
+    assert ids(store.get_artifacts("state NOT IN (LIVE, ABANDONED)")) == [1]
+    assert ids(store.get_artifacts("NOT (state = LIVE)")) == [5]
+    assert ids(store.get_artifacts("state = UNKNOWN")) == []
+    assert ids(store.get_executions("last_known_state <> FAILED")) == [1, 2]
+    assert ids(store.get_artifacts("events_x.type != INPUT")) == [2, 4, 5]
+
+
 # --- where tracker differs from ml-metadata on purpose (docs/queries.md) ---
 
 

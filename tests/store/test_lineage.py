@@ -180,6 +180,16 @@ def test_stops_on_artifacts(chain: tuple[tracker.Store, list[int], list[int]]) -
     )
 
 
+def test_a_starting_node_can_be_a_stop(chain: tuple[tracker.Store, list[int], list[int]]) -> None:
+    """As in ml-metadata: it is not expanded, and left out with include_stops=False."""
+    store, artifacts, _ = chain
+    found = store.get_lineage(artifacts=[artifacts[5]], stop_at_artifacts="name = 'a5'")
+    assert (ids(found.artifacts), found.executions, found.events) == ([artifacts[5]], [], [])
+    assert store.get_lineage(artifacts=[artifacts[5]], stop_at_artifacts="name = 'a5'", include_stops=False) == (
+        LineageGraph()
+    )
+
+
 def test_cycles_end(store: tracker.Store) -> None:
     """An artifact read and rewritten by one execution, and a loop of two steps: every walk ends."""
     store.put_artifact_type(ArtifactType("Data"))

@@ -611,7 +611,10 @@ class _Resolver:
             self.comparable(ta, tb, right.pos)
             if "null" in (ta, tb):
                 return ("null",), "bool"  # a comparison with NULL is never true, as in SQL
-            return ("cmp", op, a, b, self.strings(ta, tb)), "bool"
+            cmp = ("cmp", op, a, b, self.strings(ta, tb))
+            if op == "!=":
+                return self.unset_state_too(cmp, (a, ta), (b, tb)), "bool"
+            return cmp, "bool"
         if op == "LIKE":
             a, ta = self.value(node.args[0])
             b, tb = self.value(node.args[1])
@@ -630,7 +633,8 @@ class _Resolver:
                 b, tb = self.operand(item, ta, item.pos)
                 self.comparable(ta, tb, item.pos)
                 items.append(b)
-            return ("in", node.negated, a, tuple(items), self.strings(ta, ta)), "bool"
+            found = ("in", node.negated, a, tuple(items), self.strings(ta, ta))
+            return (self.unset_state_too(found, (a, ta)) if node.negated else found), "bool"
         if op == "BETWEEN":
             a, ta = self.value(node.args[0])
             lo, tlo = self.operand(node.args[1], ta, node.args[1].pos)
@@ -647,6 +651,14 @@ class _Resolver:
                 raise self.fail(node.args[0].pos, f"a string as the argument of {node.extra}", f"got {_type_word(ta)}")
             return ("call", node.extra, a), "int" if node.extra == "LENGTH" else "string"
         raise AssertionError(op)  # pragma: no cover
+
+    @staticmethod
+    def unset_state_too(cond: tuple[Any, ...], *sides: tuple[tuple[Any, ...], VType]) -> tuple[Any, ...]:
+        """``state != X`` and ``state NOT IN (...)`` also hold for an unset (NULL) state, as in MLMD."""
+        for expr, vtype in sides:
+            if _is_enum(vtype) and expr[0] == "col":
+                return ("or", (cond, ("isnull", False, expr)))
+        return cond
 
     def bare_name(self, node: Node) -> bool:
         """Whether *node* is a single unquoted name that is not an attribute (so perhaps an enum name)."""

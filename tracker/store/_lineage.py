@@ -154,6 +154,8 @@ def lineage(
     for prefix, p in plans.items():
         if p is not None:
             params.update(_filter.bound(p, prefix))
+            if prefix.startswith("x"):  # stop filters are used twice: on the starting nodes too
+                params.update(_filter.bound(p, prefix + "0"))
     if isinstance(start_a, list):
         params["start_a"] = start_a or [0]
     if isinstance(start_e, list):
@@ -187,7 +189,14 @@ def _walk(
             if filter_plan is not None
             else table.c.id.in_(bindparam(ids_param, expanding=True))
         )
-        columns = [literal(kind).label("kind"), table.c.id.label("id"), zero.label("event_id"), zero.label("stop")]
+        stop_plan, stop_prefix = (plans["xa"], "xa0") if kind == 0 else (plans["xe"], "xe0")
+        # a starting node that is a stop node is not expanded either (as in MLMD)
+        stop = (
+            case((table.c.id.in_(_filter.ids(stop_plan, backend, stop_prefix)), 1), else_=0)
+            if stop_plan is not None
+            else zero
+        )
+        columns = [literal(kind).label("kind"), table.c.id.label("id"), zero.label("event_id"), stop.label("stop")]
         if limited:
             columns.append(zero.label("depth"))
         return select(*columns).where(cond)

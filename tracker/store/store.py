@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func, select
 
 from tracker.errors import InvalidArgumentError, StoreClosedError
 from tracker.store import _edges as edges
@@ -87,6 +87,36 @@ class Store:
     def int_bits(self) -> int:
         """Bits of an integer property here: 64 on SQLite, 32 on PostgreSQL and MySQL (MLMD's schema)."""
         return self._open().flavor.int_bits
+
+    def info(self) -> dict[str, Any]:
+        """What the store is: URL (password hidden), backend, server version, schema version, SQLite
+        journal mode, and row counts of its main tables (``tracker doctor`` prints it)."""
+
+        def read(tx: Tx) -> dict[str, Any]:
+            cursor = tx.cursor
+            backend = tx.backend.name
+            version_sql = {"sqlite": "SELECT sqlite_version()", "postgresql": "SHOW server_version"}
+            cursor.execute(version_sql.get(backend, "SELECT VERSION()"))
+            server = str(cursor.fetchone()[0])
+            schema_version = tx.rows(tx.backend.prepared("schema_version", lambda: select(s.mlmd_env.c.schema_version)))
+            counts = {}
+            for name, table in (("types", s.type_), ("artifacts", s.artifact), ("executions", s.execution),
+                                ("contexts", s.context), ("events", s.event)):  # fmt: skip
+                counts[name] = int(tx.rows(tx.backend.prepared(("count", name), _counting(table)))[0][0])
+            journal = None
+            if backend == "sqlite":
+                cursor.execute("PRAGMA journal_mode")
+                journal = str(cursor.fetchone()[0])
+            return {
+                "url": self.url,
+                "backend": backend,
+                "server_version": server,
+                "schema_version": int(schema_version[0][0]) if schema_version else None,
+                "journal_mode": journal,
+                "counts": counts,
+            }
+
+        return self._read(read, "read the store's description")
 
     def close(self) -> None:
         """Release the database connections; later calls raise StoreClosedError."""
@@ -620,6 +650,10 @@ class Store:
         """
         ids = list(context_ids)
         self._write(lambda tx: edges.delete_nodes(tx, nodes.CONTEXT, ids), "delete_contexts")
+
+
+def _counting(table: Any) -> Callable[[], Any]:
+    return lambda: select(func.count()).select_from(table)
 
 
 def connect(url: str | None = None) -> Store:
