@@ -1,13 +1,13 @@
 """``tracker.lineage(x)``: the questions every ML team asks, each one line::
 
-    lin = tracker.lineage(model)        # a value a step returned, an Artifact, an id, an Execution or a run
-    lin.datasets()                      # 1. which data sets did it train on?
-    lin.params                          # 2. with which hyperparameters?
-    lin.metrics                         # 3. what were its metrics?
-    lin.run                             # 4. which run made it?
-    tracker.lineage(data).models()      # 5. which models were trained on this data?
-    tracker.compare([run_a, run_b])     # 6. how do runs (or models) compare?
-    lin.packages                        # 7. which library versions made it?
+lin = tracker.lineage(model)        # a value a step returned, an Artifact, an id, an Execution or a run
+lin.datasets()                      # 1. which data sets did it train on?
+lin.params                          # 2. with which hyperparameters?
+lin.metrics                         # 3. what were its metrics?
+lin.run                             # 4. which run made it?
+tracker.lineage(data).models()      # 5. which models were trained on this data?
+tracker.compare([run_a, run_b])     # 6. how do runs (or models) compare?
+lin.packages                        # 7. which library versions made it?
 """
 
 from __future__ import annotations
@@ -241,17 +241,20 @@ class Lineage:
     def is_metrics(self, artifact: Artifact) -> bool:
         return self._base(artifact) == ArtifactBaseType.METRICS or artifact.type == "Metrics"
 
-    def datasets(self) -> list[Artifact]:
+    def datasets(self, *, all_upstream: bool = False) -> list[Artifact]:
         """1. The data sets this artifact was made from.
 
-        Upstream artifacts whose type is a data set (base type DATASET, or named like
-        one). Where none is marked, the inputs of the execution that made it that are
-        neither models nor metrics.
+        The inputs of the execution that made it whose type is a data set (base type
+        DATASET, or named like one); when it read none, the data sets further
+        upstream; when none is marked anywhere upstream, its inputs that are neither
+        models nor metrics. ``all_upstream=True`` gives every data set upstream.
         """
         if not isinstance(self.record, Artifact):
             raise InvalidArgumentError("datasets() asks about an artifact; use lineage(artifact)")
-        upstream = self.upstream()
-        marked = [a for a in upstream.artifacts if a.id != self.record.id and self.is_dataset(a)]
+        direct = [a for a in self.inputs if self.is_dataset(a)]
+        if direct and not all_upstream:
+            return direct
+        marked = [a for a in self.upstream().artifacts if a.id != self.record.id and self.is_dataset(a)]
         if marked:
             return marked
         return [a for a in self.inputs if not self.is_model(a) and not self.is_metrics(a)]

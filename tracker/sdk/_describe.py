@@ -65,12 +65,15 @@ def register_artifact_type(
 
 
 def artifact_type_of(value: object) -> tuple[str, ArtifactBaseType]:
-    """The artifact type name (and base type) for a value: registered, Metrics, or its class name."""
+    """The artifact type name (and base type) for a value: registered, Metrics, or its class name
+    (base type MODEL when it has a ``predict`` method)."""
     for cls in type(value).__mro__:
         if cls in _TYPE_NAMES:
             return _TYPE_NAMES[cls]
     if is_metrics(value):
         return METRICS_TYPE, ArtifactBaseType.METRICS
+    if callable(getattr(value, "predict", None)) and not isinstance(value, type):
+        return type(value).__qualname__, ArtifactBaseType.MODEL  # an estimator, a fitted model
     return type(value).__qualname__, ArtifactBaseType.UNSET
 
 

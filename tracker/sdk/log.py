@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracker.errors import InvalidArgumentError
+from tracker.sdk import _state
 from tracker.sdk._describe import plain
 from tracker.sdk.record import current_call
 from tracker.sdk.runs import require_run
@@ -27,6 +28,8 @@ def log_params(params: Mapping[str, Any] | None = None, /, **more: Any) -> None:
     Example: ``tracker.log_params(seed=7, optimizer="adam")``.
     """
     merged = _merged(params, more, "log_params")
+    if not _state.enabled.get():
+        return  # tracking is off here: checked, recorded nowhere
     call = current_call()
     if call is not None and call.active:
         call.logged_params.update(merged)
@@ -43,8 +46,10 @@ def log_metrics(metrics: Mapping[str, float] | None = None, /, **more: float) ->
     for name, value in merged.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidArgumentError(f"metric {name!r} is {value!r}; metrics are numbers")
+    if not _state.enabled.get():
+        return
     call = current_call()
     if call is not None and call.active:
         call.logged_metrics.update(merged)
     else:
-        require_run().log(merged)
+        require_run().log(merged, metrics=True)

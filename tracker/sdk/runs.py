@@ -84,10 +84,18 @@ class Run:
         self.properties["tracker_status"] = status
         self._save()
 
-    def log(self, values: dict[str, Any]) -> None:
-        """Add custom properties to the run's context (``tracker.log_params`` outside a step)."""
+    def log(self, values: dict[str, Any], *, metrics: bool = False) -> None:
+        """Add custom properties to the run's context (``tracker.log_params`` / ``log_metrics`` outside a step).
+
+        Metrics are also named in ``tracker_metric_names`` (comma-separated), so that
+        readers can tell them from parameters.
+        """
         int_bits = self.store.int_bits
         self.properties.update({k: as_property(v, int_bits) for k, v in values.items()})
+        if metrics:
+            known = str(self.properties.get("tracker_metric_names") or "")
+            names = dict.fromkeys([*filter(None, known.split(",")), *values])
+            self.properties["tracker_metric_names"] = ",".join(names)
         self._save()
 
     def _save(self) -> None:

@@ -1,0 +1,5 @@
+"""``python -m tracker``: the ``tracker`` command."""
+
+from tracker.cli import main
+
+main()
