@@ -11,7 +11,6 @@ import random
 from dataclasses import dataclass
 
 import tracker
-from tracker import EventType
 
 
 @dataclass
@@ -59,30 +58,30 @@ def main() -> None:
         metrics = evaluate(model, data)
     print(f"trained {model}, metrics {metrics}\n")
 
-    # What the store knows now, from plain store queries.
-    store = run.store
-    (model_artifact,) = [a for a in store.get_artifacts_by_context(run.context_id) if a.type == "LinearModel"]
-    print(f"run {run.name!r} in {store.url}")
-    where = model_artifact.uri or "inline, in the store (a small value)"
-    print(f"model: artifact #{model_artifact.id} ({model_artifact.type}), value {where}")
-    for event in store.get_events_by_artifact_ids([model_artifact.id]):
-        (execution,) = store.get_executions_by_id([event.execution_id])
-        if event.type == EventType.OUTPUT:
-            print(f"  made by {execution.type} #{execution.id} with {execution.properties}")
-            for used in store.get_events_by_execution_ids([execution.id]):
-                if used.type == EventType.INPUT:
-                    (source,) = store.get_artifacts_by_id([used.artifact_id])
-                    rows = source.custom_properties.get("length")
-                    print(f"    from {used.path[0]}: {source.type} #{source.id}, {rows} rows")
-        else:
-            outputs = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == EventType.OUTPUT]
-            for out in store.get_artifacts_by_id([e.artifact_id for e in outputs]):
-                shown = {k: round(v, 3) for k, v in out.custom_properties.items() if k in ("rmse", "r2")}
-                print(f"  evaluated by {execution.type} #{execution.id}: {out.type} {shown}")
-    for context in store.get_contexts_by_artifact(model_artifact.id):
-        parents = [p.name for p in store.get_parent_contexts_by_context(context.id)]
-        print(f"  in run {context.name!r} ({context.custom_properties['tracker_status']}), pipeline {parents}")
-    print(f"\nthe model, loaded back: {tracker.load(model_artifact)}")
+    # What the store knows now: each question is one line.
+    lin = tracker.lineage(model)  # the value itself, an Artifact, or an artifact id
+    made = lin.record
+    print(f"model: artifact #{made.id} ({made.type}) in {run.store.url}")
+    sources = [f"{a.type} #{a.id} of {a.custom_properties.get('length')} rows" for a in lin.datasets()]
+    print(f"  1. trained on: {', '.join(sources)}")
+    print(f"  2. hyperparameters: {lin.params}")
+    print(f"  3. metrics: { {k: round(v, 3) for k, v in lin.metrics.items()} }")
+    made_in, pipeline = lin.run, lin.pipeline
+    if made_in is not None:
+        status = made_in.custom_properties["tracker_status"]
+        print(f"  4. made in run {made_in.name!r} ({status}) of pipeline {pipeline.name if pipeline else None!r}")
+    others = [f"#{m.id}" for m in lin.other_models()]
+    print(f"  5. other models trained on the same data: {', '.join(others) or 'none yet (run me again)'}")
+    runs = run.store.get_contexts("type = 'Run'", order_by="create_time", descending=True, limit=2)
+    if len(runs) == 2:
+        changed = tracker.compare(list(reversed(runs))).differences()
+        print(f"  6. against the run before: {len(changed.rows)} of {len(tracker.compare(runs).rows)} values differ")
+    python, packages = lin.environment.get("python"), lin.packages
+    print(f"  7. made with Python {python} and {packages or 'the standard library only'}")
+    print("\nits lineage, as Mermaid (tracker lineage ID --format html -o lineage.html draws it):")
+    print(lin.upstream().to_mermaid())
+    print(f"the model, loaded back: {tracker.load(made)}")
+    print(f"in the shell: tracker datasets {made.id}; tracker params {made.id}; tracker metrics {made.id}; ...")
 
 
 if __name__ == "__main__":

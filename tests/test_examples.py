@@ -23,7 +23,9 @@ def test_quickstart_records_what_a_user_asks_about(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "made by train" in done.stdout and "pipeline ['housing']" in done.stdout
+    assert "2. hyperparameters: {'epochs': 10, 'lr': 0.05}" in done.stdout
+    assert "made in run 'baseline' (complete) of pipeline 'housing'" in done.stdout
+    assert "flowchart LR" in done.stdout
     with tracker.connect(str(tmp_path / ".tracker" / "mlmd.sqlite")) as store:
         (model,) = store.get_artifacts_by_type("LinearModel")
         (made,) = _events(store, model.id, EventType.OUTPUT)  # type: ignore[arg-type]

@@ -104,7 +104,8 @@ def dot(graph: Graph) -> str:
 
 # --- Mermaid ---
 
-_MERMAID_UNSAFE = re.compile(r"[\"<>#&`{}\[\]|()]")
+# quotes, brackets and pipes end a label; "#...;" would read as an entity code
+_MERMAID_UNSAFE = re.compile(r"[\"<>&`{}\[\]|()]|#(?=[\w]*;)")
 
 
 def _mermaid_text(text: str) -> str:
