@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["tests-3.10", "tests-3.13", "interop", "lint", "typecheck"]
+nox.options.sessions = ["tests-3.10", "tests-3.13", "pipelines", "interop", "lint", "typecheck"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # ml-metadata 1.17 ships wheels for CPython 3.9-3.11 only; its protobuf pins stay in these sessions.
@@ -20,7 +20,14 @@ NUMPY = "numpy==2.4.6"
 def tests(session: nox.Session) -> None:
     """The test suite against SQLite, PostgreSQL and MariaDB (see README for the URLs)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-n", "2", "--ignore=tests/interop", *session.posargs)
+    session.run("pytest", "-n", "2", "--ignore=tests/interop", "--ignore=tests/pipelines", *session.posargs)
+
+
+@nox.session(python="3.12")
+def pipelines(session: nox.Session) -> None:
+    """The example pipelines (quickstart, scikit-learn) answer the seven questions, on every backend."""
+    session.install("-e", ".[test]", "scikit-learn")
+    session.run("pytest", "-n", "2", "tests/pipelines", *session.posargs)
 
 
 @nox.session(python="3.11")

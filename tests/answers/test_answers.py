@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from answers_steps import Recorded
@@ -173,6 +174,12 @@ def test_two_items_with_one_label_get_numbered(recorded: Recorded) -> None:
 def test_what_is_not_in_the_store(recorded: Recorded, x: object, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         tracker.lineage(x)
+
+
+def test_a_record_from_another_store_is_refused(recorded: Recorded, tmp_path: Path) -> None:
+    model = tracker.lineage(recorded.baseline[1]).record
+    with tracker.connect(str(tmp_path / "other.sqlite")) as other, pytest.raises(NotFoundError, match="came from"):
+        tracker.lineage(model, store=other)
 
 
 def test_compare_needs_two(recorded: Recorded) -> None:

@@ -321,7 +321,14 @@ def resolve(store: Store, x: object) -> Record:
     if isinstance(x, (Artifact, Execution, Context)):
         if x.id is None:
             raise InvalidArgumentError(f"{type(x).__name__} has no id: it was never stored")
-        return x
+        kind = "artifact" if isinstance(x, Artifact) else "execution" if isinstance(x, Execution) else "context"
+        found = getattr(store, f"get_{kind}s_by_id")([x.id])
+        # a record does not know its store: make sure this is the one it came from
+        if not found or (found[0].type, found[0].create_time_since_epoch) != (x.type, x.create_time_since_epoch):
+            raise NotFoundError(
+                f"{kind} #{x.id} ({x.type}) is not in {store.url}: pass the store it came from, as store=..."
+            )
+        return found[0]  # type: ignore[no-any-return]
     if isinstance(x, bool):
         raise InvalidArgumentError("lineage(True)? give an artifact, an id, an execution, a run or a value")
     if isinstance(x, int):
