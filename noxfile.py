@@ -59,6 +59,13 @@ def bench_mlflow(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def bench_cli(session: nox.Session) -> None:
+    """How fast `tracker --help` and `tracker runs` start, against a bare interpreter (not run by CI)."""
+    session.install("-e", ".")
+    session.run("python", "bench/cli_startup.py", *session.posargs)
+
+
+@nox.session(python="3.11")
 def example(session: nox.Session) -> None:
     """The README's example: record a small pipeline in ./.tracker and print its lineage."""
     session.install("-e", ".")

@@ -10,7 +10,6 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, literal_column, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tracker.errors import AlreadyExistsError, InvalidArgumentError
 from tracker.store import schema as s
@@ -113,6 +112,8 @@ def _insert_ignoring_duplicates(tx: Tx, table: Table) -> Any:
     name = tx.backend.name
     values: dict[str, Any] = {c.name: bindparam(c.name) for c in table.columns if c.name != "id"}
     if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert  # only PostgreSQL stores need it
+
         return pg_insert(table).values(values).on_conflict_do_nothing()
     return insert(table).values(values).prefix_with("OR IGNORE" if name == "sqlite" else "IGNORE")
 

@@ -43,7 +43,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracker.errors import FilterError
@@ -864,6 +863,8 @@ class _Builder:
         if not strings:
             return value
         if self.backend == "mysql":
+            from sqlalchemy.dialects import mysql  # only MySQL stores need it
+
             return cast(value, mysql.BINARY())
         if self.backend == "postgresql" and op in ("<", "<=", ">", ">="):
             return value.collate("C")
