@@ -8,13 +8,14 @@ is clicked. The page loads nothing from the network: no CDN, no web fonts.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING
 
 from tracker.query import export
@@ -29,7 +30,7 @@ ROW_GAP = 22.0  # between two boxes of a layer
 LANE = 14.0  # the room a long edge takes in each layer it passes through
 MARGIN = 24.0
 DUMMIES_PER_NODE = 8  # route points through dummies (see layout) per node: bounds time and size on any graph
-SWEEPS = 4  # barycenter sweeps to order the layers, then as many passes to place them vertically
+SWEEPS = 4  # barycenter sweeps to order the layers; twice as many passes place them vertically
 
 Point = tuple[float, float]
 
@@ -84,10 +85,11 @@ def layout(keys: list[str], links: list[tuple[str, str]]) -> Layout:
 
     Cycles are broken by turning round the back edges of a depth-first search; those links are drawn
     right to left. Layers are longest paths from the sources, then each source moves right, next to its
-    first consumer. A link that spans several layers passes through a dummy node in each, so that it
-    never crosses a box; barycenter sweeps order the layers to reduce crossings, and the vertical places
-    are the least-squares fit, in order and without overlaps, to the mean of each node's neighbours.
-    Runs in linear time per sweep (plus sorting), so thousands of nodes take milliseconds.
+    first consumer. A link that spans several layers passes through a dummy node in each (shared by the
+    links of one source), so that it never crosses a box. Barycenter sweeps order the layers, keeping the
+    order with the fewest crossings; the vertical places are the least-squares fit, in order and without
+    overlaps, to the mean of each node's neighbours. Each step is linear or n log n, and the dummies are
+    bounded, so a few thousand nodes take a fraction of a second.
     """
     n = len(keys)
     index = {k: i for i, k in enumerate(keys)}
@@ -145,12 +147,19 @@ def layout(keys: list[str], links: list[tuple[str, str]]) -> Layout:
     for row in rows:
         for i, v in enumerate(row):
             pos[v] = i
-    for sweep in range(SWEEPS):
+    best, fewest = [list(row) for row in rows], _crossings(rows, down, pos)
+    for sweep in range(SWEEPS):  # down (by the layer on the left), up, down...; keep the order that crosses least
+        if not fewest:
+            break
         for row in rows[1:] if sweep % 2 == 0 else rows[-2::-1]:
             near = up if sweep % 2 == 0 else down
             row.sort(key=lambda v: sum(pos[u] for u in near[v]) / len(near[v]) if near[v] else pos[v])
             for i, v in enumerate(row):
                 pos[v] = i
+        found = _crossings(rows, down, pos)
+        if found < fewest:
+            best, fewest = [list(row) for row in rows], found
+    rows = best
 
     half = [NODE_H / 2 + ROW_GAP / 2 if v < n else LANE / 2 for v in range(len(vlayer))]
     y = [0.0] * len(vlayer)  # centers
@@ -162,7 +171,7 @@ def layout(keys: list[str], links: list[tuple[str, str]]) -> Layout:
         for row in rows if sweep % 2 == 0 else rows[::-1]:
             _place(row, y, near, half)
     top = min((y[v] - half[v] for v in range(len(vlayer))), default=0.0)
-    cy = [y[v] - top + MARGIN - ROW_GAP / 2 for v in range(len(vlayer))]  # centers on the page
+    cy = [round(y[v] - top + MARGIN - ROW_GAP / 2, 1) for v in range(len(vlayer))]  # centers on the page
 
     out = Layout()
     for k, v in index.items():
@@ -178,6 +187,18 @@ def layout(keys: list[str], links: list[tuple[str, str]]) -> Layout:
     else:
         out.width = out.height = 2 * MARGIN
     return out
+
+
+def _crossings(rows: list[list[int]], down: list[list[int]], pos: list[float]) -> int:
+    """How many pairs of segments cross between neighbouring layers: inversions of their ends' positions."""
+    total = 0
+    for row in rows[:-1]:
+        seen: list[float] = []
+        for v in row:  # segments in order of their left end, then of their right end
+            for end in sorted(pos[w] for w in down[v]):
+                total += len(seen) - bisect.bisect_right(seen, end)
+                bisect.insort(seen, end)
+    return total
 
 
 def _label_spots(routes: list[list[Point]]) -> list[Point]:
@@ -234,14 +255,11 @@ def _place(row: list[int], y: list[float], near: list[list[int]], half: list[flo
     With ``z = y - offset`` (offset: the least spacing from the first vertex) the constraint is "z never
     decreases", whose least-squares solution is pool-adjacent-violators.
     """
-    offsets, offset = [], 0.0
-    for i, v in enumerate(row):
-        offset += half[row[i - 1]] + half[v] if i else 0.0
-        offsets.append(offset)
+    offsets = list(accumulate((half[a] + half[b] for a, b in pairwise(row)), initial=0.0))
     blocks: list[tuple[float, int]] = []  # (mean, count) of pooled runs
     for v, off in zip(row, offsets, strict=True):
-        want = sum(y[u] for u in near[v]) / len(near[v]) if near[v] else y[v]
-        blocks.append((want - off, 1))
+        ns = near[v]
+        blocks.append(((sum([y[u] for u in ns]) / len(ns) if ns else y[v]) - off, 1))
         while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
             (m1, c1), (m2, c2) = blocks[-2], blocks.pop()
             blocks[-1] = ((m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2)
@@ -267,5 +285,7 @@ def _route(vertices: list[int], vlayer: list[int], cy: list[float], flipped: boo
         points += [(left(v), cy[v]), (left(v) + NODE_W, cy[v])]
     points.append((left(end), cy[end]))
     if flipped:  # drawn right to left, below the middle: clear of a flow the other way between the same nodes
-        points = [(x, y + NODE_H / 4 if i in (0, len(points) - 1) else y) for i, (x, y) in enumerate(points[::-1])]
-    return [(round(x, 1), round(y, 1)) for x, y in points]
+        points = [
+            (x, round(y + NODE_H / 4, 1) if i in (0, len(points) - 1) else y) for i, (x, y) in enumerate(points[::-1])
+        ]
+    return points
