@@ -17,6 +17,9 @@ The hierarchy::
      +-- ValueStoreError           a stored value that cannot be written or read back
      |    +-- ValueIntegrityError  a stored value whose bytes no longer match its fingerprint
      +-- NoActiveRunError          a run-level call made outside any run or step
+     +-- ReplayError               a recorded execution that cannot be replayed (tracker.testing)
+     +-- LineageAssertionError     a lineage assertion that does not hold (also AssertionError)
+     +-- OutputMismatchError       outputs that differ from the record, or between two runs (also AssertionError)
 
     TrackerWarning                 tracking could not record something; the user's code went on
 
@@ -26,18 +29,23 @@ that raises has written nothing: its transaction is rolled back.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AlreadyExistsError",
     "ConcurrencyError",
     "ConfigurationError",
     "FilterError",
     "InvalidArgumentError",
+    "LineageAssertionError",
     "NotFoundError",
+    "OutputMismatchError",
     "PropertyError",
     "SchemaError",
     "SchemaVersionError",
     "StoreClosedError",
     "NoActiveRunError",
+    "ReplayError",
     "TrackerError",
     "TrackerWarning",
     "TypeConflictError",
@@ -99,7 +107,7 @@ class FilterError(InvalidArgumentError):
         self.filter = filter
         self.position = position
         self.expected = expected
-        shown, caret = _excerpt(filter, position)
+        shown, caret = _excerpt(filter.encode("utf-8", "replace").decode(), position)  # printable
         message = f"filter: expected {expected} at position {position}"
         if detail:
             message += f" ({detail})"
@@ -129,6 +137,34 @@ class ValueIntegrityError(ValueStoreError):
 
 class NoActiveRunError(TrackerError):
     """A call that needs a current step or run was made outside any."""
+
+
+class ReplayError(TrackerError):
+    """A recorded execution cannot be replayed: its step, an input or its recorded code cannot be found.
+
+    .. versionadded:: 0.1
+    """
+
+
+class LineageAssertionError(TrackerError, AssertionError):
+    """A lineage assertion of ``tracker.testing`` does not hold; the message shows the lineage it looked at.
+
+    .. versionadded:: 0.1
+    """
+
+
+class OutputMismatchError(TrackerError, AssertionError):
+    """A replay's outputs differ from the recorded ones, or two runs of a step differ; the message lists where.
+
+    Attributes:
+        differences: the :class:`tracker.testing.Difference` list behind the message.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, message: str, differences: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.differences = list(differences or [])
 
 
 class TrackerWarning(UserWarning):

@@ -228,7 +228,7 @@ def test_cycles_end(store: tracker.Store) -> None:
         ({"executions": [42]}, NotFoundError, "no execution with id 42"),
         ({"artifacts": ["1"]}, InvalidArgumentError, "integer ids or a filter"),
         ({"artifacts": 7}, InvalidArgumentError, "ids or a filter string"),
-        ({"artifacts": " "}, InvalidArgumentError, "an empty filter"),
+        ({"artifacts": " "}, FilterError, "the filter is empty"),
         ({"artifacts": "uri ="}, FilterError, "a value"),
         ({"artifacts": [1], "stop_at_executions": "type =="}, FilterError, "a value"),
         ({"artifacts": [1], "stop_at_artifacts": 3}, InvalidArgumentError, "must be a filter string"),

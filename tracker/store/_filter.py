@@ -30,6 +30,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Float,
+    LargeBinary,
     String,
     Table,
     and_,
@@ -37,6 +38,8 @@ from sqlalchemy import (
     cast,
     false,
     func,
+    literal,
+    literal_column,
     not_,
     null,
     or_,
@@ -51,8 +54,11 @@ from tracker.store.entities import ArtifactState, EventType, ExecutionState
 
 #: Longest filter accepted, in characters.
 MAX_LENGTH = 16 * 1024
-#: Deepest nesting of parentheses, NOT and unary minus, and longest arithmetic chain.
-MAX_DEPTH = 40
+#: Deepest nesting of parentheses, NOT, unary minus and functions, and longest arithmetic chain.
+MAX_DEPTH = 20
+#: Greatest height of the expression tree (an AND or OR of n terms counts n): databases parse
+#: and evaluate expressions recursively (SQLite refuses a depth over 1000; MySQL overruns its stack).
+MAX_HEIGHT = 256
 #: Most values in one IN list.
 MAX_IN_LIST = 1000
 #: Most tables one filter may join (SQLite allows 64 in a query, MySQL 61).
@@ -79,7 +85,7 @@ _SCAN = re.compile(
     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op><=|>=|!=|<>|[=<>(),.+\-*/])"
 )
-_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "`": "`", "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "`": "`", "n": "\n", "t": "\t", "r": "\r"}
 #: Escapes kept as written, so that LIKE patterns can say "a literal % or _".
 _KEPT_ESCAPES = frozenset("%_")
 
@@ -130,6 +136,8 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
         ch = text[pos]
         if ch == quote:
             return "".join(out), pos + 1
+        if ch == "\0":
+            raise FilterError(text, pos, "a string without NUL characters", "no backend compares them alike")
         if ch == "\\":
             if pos + 1 >= n:
                 break
@@ -139,7 +147,7 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
             elif nxt in _KEPT_ESCAPES:
                 out.append("\\" + nxt)
             else:
-                raise FilterError(text, pos, "a known escape (\\\\, \\', \\\", \\n, \\t, \\r, \\0, \\%, \\_)")
+                raise FilterError(text, pos, "a known escape (\\\\, \\', \\\", \\n, \\t, \\r, \\%, \\_)")
             pos += 2
             continue
         out.append(ch)
@@ -395,7 +403,33 @@ def parse(text: str) -> Node:
         raise FilterError(repr(text), 0, "a filter string", f"got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FilterError(text[:200], 0, f"a filter of at most {MAX_LENGTH} characters", f"got {len(text)}")
-    return _Parser(text).parse()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no database can take it
+        raise FilterError(text, exc.start, "text without lone surrogates") from None
+    tree = _Parser(text).parse()
+    height = _height(tree)
+    if height > MAX_HEIGHT:
+        raise FilterError(text, 0, f"a simpler filter (at most {MAX_HEIGHT} terms deep)",
+                          f"this one is {height} deep; an IN list is shallower than many ORs")  # fmt: skip
+    return tree
+
+
+def _height(tree: Node) -> int:
+    """The height of the expression the tree becomes in SQL, computed without recursion."""
+    heights: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(tree, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, Op):
+            heights[id(node)] = 1
+        elif done:
+            tallest = max(heights[id(a)] for a in node.args)
+            heights[id(node)] = tallest + (len(node.args) if node.op in ("AND", "OR", "IN") else 1)
+        else:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args)
+    return heights[id(tree)]
 
 
 # --- names and types ------------------------------------------------------------------------------
@@ -616,10 +650,15 @@ class _Resolver:
             return cmp, "bool"
         if op == "LIKE":
             a, ta = self.value(node.args[0])
-            b, tb = self.value(node.args[1])
-            for t, arg in ((ta, node.args[0]), (tb, node.args[1])):
-                if t not in ("string", "null"):
-                    raise self.fail(arg.pos, "a string around LIKE", f"this is {_type_word(t)}")
+            pattern = node.args[1]
+            if ta not in ("string", "null"):
+                raise self.fail(node.args[0].pos, "a string around LIKE", f"this is {_type_word(ta)}")
+            if not (isinstance(pattern, Lit) and isinstance(pattern.value, str)):
+                raise self.fail(pattern.pos, "a string literal as the LIKE pattern, such as 'data/%'")
+            trailing = len(pattern.value) - len(pattern.value.rstrip("\\"))
+            if trailing % 2:
+                raise self.fail(pattern.pos, "a LIKE pattern that does not end in a lone backslash (\\\\ is one)")
+            b, _ = self.value(pattern)
             if self.backend == "sqlite" and b[0] == "param":
                 # SQLite's LIKE ignores case; GLOB with the translated pattern does not
                 self.params[b[1]] = _glob(self.params[b[1]])
@@ -776,7 +815,7 @@ class _Builder:
             owner = self.slots[owner_slot]
             on = and_(
                 alias.c[owner_col] == owner.c.id,
-                alias.c.name == _bind(self.prefix, name_index, "string"),
+                self.text(alias.c.name, True, "=") == self.text(_bind(self.prefix, name_index, "string"), True, "="),
                 alias.c.is_custom_property == (true() if custom else false()),
             )
         elif spec[0] == "type":
@@ -817,8 +856,11 @@ class _Builder:
         if tag == "arith":
             _, op, a, b = expr
             left, right = self.sql(a), self.sql(b)
-            # SQLAlchemy's "/" divides integers with a fraction on every backend, as MLMD does
-            return {"+": left + right, "-": left - right, "*": left * right, "/": left / right}[op]
+            if op == "/":
+                # a fraction on every backend, as in MLMD; dividing by zero is NULL (no match), not an error
+                numerator = left if self.backend == "mysql" else left * literal(1.0, Float())
+                return numerator / func.nullif(right, literal(0, BigInteger()))
+            return {"+": left + right, "-": left - right, "*": left * right}[op]
         if tag == "cmp":
             _, op, a, b, strings = expr
             left, right = self.text(self.sql(a), strings, op), self.text(self.sql(b), strings, op)
@@ -835,6 +877,8 @@ class _Builder:
             _, negated, a, b = expr
             left, right = self.text(self.sql(a), True, "="), self.text(self.sql(b), True, "=")
             cond = left.op("GLOB" if tag == "glob" else "LIKE", is_comparison=True)(right)
+            if tag == "glob":  # SQLite's GLOB stops at a NUL character: such a value never matches
+                cond = and_(cond, func.instr(cast(left, LargeBinary()), literal_column("X'00'")) == 0)
             return not_(cond) if negated else cond
         if tag == "in":
             _, negated, a, items, strings = expr
@@ -844,7 +888,8 @@ class _Builder:
         if tag == "between":
             _, negated, a, lo, hi, strings = expr
             left = self.text(self.sql(a), strings, "<")
-            cond = left.between(self.text(self.sql(lo), strings, "<"), self.text(self.sql(hi), strings, "<"))
+            low, high = self.text(self.sql(lo), strings, "<"), self.text(self.sql(hi), strings, "<")
+            cond = and_(left >= low, left <= high)  # BETWEEN with COLLATE bounds does not parse on PostgreSQL
             return not_(cond) if negated else cond
         if tag == "isnull":
             _, negated, a = expr

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, literal, literal_column, or_, select
 
-from tracker.errors import InvalidArgumentError
+from tracker.errors import FilterError, InvalidArgumentError
 from tracker.store import _edges as edges
 from tracker.store import _filter
 from tracker.store import _nodes as nodes
 from tracker.store import schema as s
-from tracker.store._query import plan
+from tracker.store._query import filtered_rows, plan
 from tracker.store._sql import Tx, chunks
 from tracker.store._types import TypeRegistry
 from tracker.store.entities import (
@@ -71,7 +71,7 @@ def _start(name: str, value: Start) -> list[int] | str | None:
         return None
     if isinstance(value, str):
         if not value.strip():
-            raise InvalidArgumentError(f"{name}: an empty filter; give ids or a filter such as \"type = 'Model'\"")
+            raise FilterError(value, len(value), "a condition", f"{name}: the filter is empty; give ids or a filter")
         return value
     try:
         ids = list(dict.fromkeys(value))
@@ -162,7 +162,8 @@ def lineage(
         params["start_e"] = start_e or [0]
     if max_hops is not None:
         params["hops"] = max_hops
-    rows = tx.rows(tx.backend.prepared_lru(shape, build), params)
+    texts = [t for t in (start_a, start_e, stop_at_artifacts, stop_at_executions) if isinstance(t, str)]
+    rows = filtered_rows(tx, tx.backend.prepared_lru(shape, build), params, "; ".join(texts) or None)
 
     stopped = {(int(k), int(i)) for k, i, _, stop in rows if stop} if not include_stops else set()
     kept_nodes: set[tuple[int, int]] = set()

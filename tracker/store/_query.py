@@ -18,11 +18,11 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import and_, bindparam, or_, select
 
-from tracker.errors import InvalidArgumentError
+from tracker.errors import FilterError, InvalidArgumentError
 from tracker.store import _filter
 from tracker.store import _nodes as nodes
 from tracker.store import schema as s
-from tracker.store._sql import Tx
+from tracker.store._sql import Prepared, Tx
 from tracker.store._types import TypeRegistry
 from tracker.store.entities import _Node
 
@@ -143,8 +143,28 @@ def select_nodes(
         params["after_key"], params["after_id"] = after
     if limit is not None:
         params["limit"] = limit
-    rows = tx.rows(backend.prepared_lru(key, build), params)
+    rows = filtered_rows(tx, backend.prepared_lru(key, build), params, text)
     return nodes.hydrate(tx, types, kind, rows)
+
+
+def filtered_rows(tx: Tx, stmt: Prepared, params: dict[str, Any], text: str | None) -> list[Any]:
+    """The rows of a statement that holds a filter; arithmetic the database refuses is a FilterError."""
+    try:
+        return tx.rows(stmt, params)
+    except tx.backend.dbapi.Error as exc:
+        if text is None or not _arithmetic_error(tx.backend.name, exc):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FilterError(text, 0, "values the database can compute", message) from exc
+
+
+def _arithmetic_error(backend: str, exc: BaseException) -> bool:
+    """An overflow, a division by zero or a value out of range, raised while evaluating a filter."""
+    if backend == "postgresql":
+        return str(getattr(exc, "sqlstate", "") or "").startswith("22")
+    if backend == "mysql":
+        return bool(exc.args) and exc.args[0] in (1264, 1365, 1690)
+    return "overflow" in str(exc).lower()
 
 
 def list_page(
