@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, delete, insert, literal_column, or_, se
 from tracker.errors import AlreadyExistsError, InvalidArgumentError
 from tracker.store import schema as s
 from tracker.store._nodes import ARTIFACT, CONTEXT, EXECUTION, NodeKind, require
-from tracker.store._sql import Tx, chunks, insert_into
+from tracker.store._sql import Tx, chunks, insert_into, rows_for_ids
 from tracker.store.entities import Association, Attribution, Event, EventType, ParentContext, PathStep
 
 # --- events ---
@@ -75,33 +75,43 @@ def _step(event_id: int, step: PathStep) -> dict[str, Any]:
 
 
 def get_events(tx: Tx, column: str, ids: Iterable[int]) -> list[Event]:
-    """Events whose *column* (``artifact_id`` or ``execution_id``) is in *ids*, by event id."""
-    e, p = s.event, s.event_path
-    stmt = tx.backend.prepared(
+    """Events whose *column* (``artifact_id``, ``execution_id`` or ``id``) is in *ids*, by event id."""
+    e = s.event
+    rows = rows_for_ids(
+        tx,
         ("events_by", column),
-        lambda: (
+        lambda where_in: (
             select(e.c.id, e.c.artifact_id, e.c.execution_id, e.c.type, e.c.milliseconds_since_epoch)
-            .where(e.c[column].in_(bindparam("ids", expanding=True)))
+            .where(where_in(e.c[column]))
             .order_by(e.c.id)
         ),
+        [int(i) for i in ids],
     )
+    return events_from_rows(tx, rows)
+
+
+def events_from_rows(tx: Tx, rows: Iterable[Any]) -> list[Event]:
+    """Events (with their paths) from rows of (id, artifact_id, execution_id, type, milliseconds), by id."""
+    p = s.event_path
     # EventPath has no position column: steps come back in the order they were written.
     physical = {"sqlite": "rowid", "postgresql": "ctid"}.get(tx.backend.name)
-    path_stmt = tx.backend.prepared(
+    types = {int(t): t for t in EventType}
+    events: dict[int, Event] = {}
+    for event_id, artifact_id, execution_id, kind, millis in rows:
+        events[int(event_id)] = Event(int(artifact_id), int(execution_id), types.get(kind) or EventType(kind), [],
+                                      int(millis or 0))  # fmt: skip
+    path_rows = rows_for_ids(
+        tx,
         "event_paths",
-        lambda: (
+        lambda where_in: (
             select(p.c.event_id, p.c.is_index_step, p.c.step_index, p.c.step_key)
-            .where(p.c.event_id.in_(bindparam("ids", expanding=True)))
+            .where(where_in(p.c.event_id))
             .order_by(p.c.event_id, *([literal_column(physical)] if physical else []))
         ),
+        sorted(events),
     )
-    events: dict[int, Event] = {}
-    for batch in chunks(dict.fromkeys(int(i) for i in ids)):
-        for event_id, artifact_id, execution_id, kind, millis in tx.rows(stmt, {"ids": batch}):
-            events[int(event_id)] = Event(int(artifact_id), int(execution_id), EventType(kind), [], int(millis or 0))
-    for batch in chunks(sorted(events)):
-        for event_id, is_index, index, key in tx.rows(path_stmt, {"ids": batch}):
-            events[int(event_id)].path.append(int(index) if is_index else key)
+    for event_id, is_index, index, key in path_rows:
+        events[int(event_id)].path.append(int(index) if is_index else key)
     return [events[i] for i in sorted(events)]
 
 

@@ -425,7 +425,7 @@ def _height(tree: Node) -> int:
             heights[id(node)] = 1
         elif done:
             tallest = max(heights[id(a)] for a in node.args)
-            heights[id(node)] = tallest + (len(node.args) if node.op in ("AND", "OR", "IN") else 1)
+            heights[id(node)] = tallest + (len(node.args) if node.op in ("AND", "OR") else 1)
         else:
             stack.append((node, True))
             stack.extend((a, False) for a in node.args)

@@ -21,7 +21,7 @@ from tracker.store import _filter
 from tracker.store import _nodes as nodes
 from tracker.store import schema as s
 from tracker.store._query import filtered_rows, plan
-from tracker.store._sql import Tx, chunks
+from tracker.store._sql import Tx, rows_for_ids
 from tracker.store._types import TypeRegistry
 from tracker.store.entities import (
     Artifact,
@@ -165,17 +165,17 @@ def lineage(
     texts = [t for t in (start_a, start_e, stop_at_artifacts, stop_at_executions) if isinstance(t, str)]
     rows = filtered_rows(tx, tx.backend.prepared_lru(shape, build), params, "; ".join(texts) or None)
 
-    stopped = {(int(k), int(i)) for k, i, _, stop in rows if stop} if not include_stops else set()
+    stopped = {(int(row[0]), int(row[1])) for row in rows if row[2]} if not include_stops else set()
     kept_nodes: set[tuple[int, int]] = set()
-    event_ids: set[int] = set()
-    for kind, node_id, event_id, _ in rows:
-        key = (int(kind), int(node_id))
+    events: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        key = (int(row[0]), int(row[1]))
         if key in stopped:
             continue
         kept_nodes.add(key)
-        if event_id:
-            event_ids.add(int(event_id))
-    return _hydrate(tx, types, kept_nodes, event_ids)
+        if row[3] is not None:
+            events[int(row[3])] = tuple(row[3:])
+    return _hydrate(tx, types, kept_nodes, list(events.values()))
 
 
 def _walk(
@@ -236,17 +236,28 @@ def _walk(
         columns.append((walk.c.depth + 1).label("depth"))
         conditions.append(walk.c.depth < bindparam("hops"))
     walk = walk.union(select(*columns).select_from(joined).where(*conditions))
-    return select(walk.c.kind, walk.c.id, walk.c.event_id, walk.c.stop).distinct()
+    # each node with the event it was reached by (UNION made the rows unique, up to depth)
+    event = s.event.alias("reached_by")
+    return select(
+        walk.c.kind,
+        walk.c.id,
+        walk.c.stop,
+        event.c.id,
+        event.c.artifact_id,
+        event.c.execution_id,
+        event.c.type,
+        event.c.milliseconds_since_epoch,
+    ).select_from(walk.outerjoin(event, event.c.id == walk.c.event_id))
 
 
-def _hydrate(tx: Tx, types: TypeRegistry, kept: set[tuple[int, int]], event_ids: set[int]) -> LineageGraph:
+def _hydrate(tx: Tx, types: TypeRegistry, kept: set[tuple[int, int]], event_rows: list[Any]) -> LineageGraph:
     artifact_ids = sorted(i for k, i in kept if k == 0)
     execution_ids = sorted(i for k, i in kept if k == 1)
     graph = LineageGraph()
     graph.artifacts = nodes.get_by_ids(tx, types, nodes.ARTIFACT, artifact_ids)  # type: ignore[assignment]
     graph.executions = nodes.get_by_ids(tx, types, nodes.EXECUTION, execution_ids)  # type: ignore[assignment]
     graph.events = sorted(
-        edges.get_events(tx, "id", event_ids), key=lambda e: (e.artifact_id, e.execution_id, int(e.type))
+        edges.events_from_rows(tx, event_rows), key=lambda e: (e.artifact_id, e.execution_id, int(e.type))
     )
     graph.attributions = [
         Attribution(artifact_id=i, context_id=c) for i, c in _links(tx, s.attribution, "artifact_id", artifact_ids)
@@ -268,13 +279,10 @@ def _hydrate(tx: Tx, types: TypeRegistry, kept: set[tuple[int, int]], event_ids:
 
 def _links(tx: Tx, table: Any, column: str, ids: list[int]) -> list[tuple[int, int]]:
     """(node id, context id) pairs of *table* for the nodes in *ids*, sorted."""
-    stmt = tx.backend.prepared(
+    rows = rows_for_ids(
+        tx,
         ("lineage_links", column),
-        lambda: select(table.c[column], table.c.context_id).where(
-            table.c[column].in_(bindparam("ids", expanding=True))
-        ),
+        lambda where_in: select(table.c[column], table.c.context_id).where(where_in(table.c[column])),
+        ids,
     )
-    found: list[tuple[int, int]] = []
-    for batch in chunks(ids):
-        found.extend((int(i), int(c)) for i, c in tx.rows(stmt, {"ids": batch}))
-    return sorted(found)
+    return sorted((int(i), int(c)) for i, c in rows)

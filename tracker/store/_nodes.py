@@ -16,7 +16,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from tracker.errors import InvalidArgumentError, NotFoundError, PropertyError
 from tracker.store import _values as values
 from tracker.store import schema as s
-from tracker.store._sql import Tx, chunks, insert_into
+from tracker.store._sql import Tx, chunks, insert_into, rows_for_ids
 from tracker.store._types import StoredType, TypeRegistry, check_name
 from tracker.store.entities import (
     Artifact,
@@ -258,12 +258,9 @@ def get(tx: Tx, types: TypeRegistry, kind: NodeKind, key: str, where: Any, param
 def get_by_ids(tx: Tx, types: TypeRegistry, kind: NodeKind, ids: Iterable[int]) -> list[_Node]:
     """The nodes with these ids, in the order given; missing ids are left out."""
     wanted = [int(i) for i in ids]
-    found: dict[int, _Node] = {}
-    for batch in chunks(dict.fromkeys(wanted)):
-        for node in get(
-            tx, types, kind, "by_ids", kind.table.c.id.in_(bindparam("ids", expanding=True)), {"ids": batch}
-        ):
-            found[node.id] = node  # type: ignore[index]
+    t = kind.table
+    rows = rows_for_ids(tx, ("nodes_by_ids", kind.word), lambda where_in: select(t).where(where_in(t.c.id)), wanted)
+    found = {node.id: node for node in hydrate(tx, types, kind, rows)}
     return [found[i] for i in dict.fromkeys(wanted) if i in found]
 
 
@@ -284,35 +281,50 @@ def require(tx: Tx, kind: NodeKind, ids: Iterable[int]) -> None:
 
 def hydrate(tx: Tx, types: TypeRegistry, kind: NodeKind, rows: Sequence[Any]) -> list[_Node]:
     """Node objects, with their properties and type names, from rows of the node table."""
-    columns = kind.columns
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    props: dict[int, list[dict[str, Any]]] = {}
     p = kind.props
-    stmt = tx.backend.prepared(
-        ("props", kind.word), lambda: select(p).where(p.c[kind.owner].in_(bindparam("ids", expanding=True)))
+    prop_rows = rows_for_ids(
+        tx, ("props", kind.word), lambda where_in: select(p).where(where_in(p.c[kind.owner])), [r[0] for r in rows]
     )
-    names = [c.name for c in p.columns]
-    for batch in chunks(r["id"] for r in records):
-        for row in tx.rows(stmt, {"ids": batch}):
-            record = dict(zip(names, row, strict=True))
-            props.setdefault(int(record[kind.owner]), []).append(record)
+    return build(tx, types, kind, rows, prop_rows)
+
+
+def build(tx: Tx, types: TypeRegistry, kind: NodeKind, rows: Sequence[Any], prop_rows: Sequence[Any]) -> list[_Node]:
+    """Node objects from rows of the node table and of its property table (in their column order)."""
+    columns = {name: i for i, name in enumerate(kind.columns)}
+    pcols = {c.name: i for i, c in enumerate(kind.props.columns)}
+    owner, name_at, custom_at = pcols[kind.owner], pcols["name"], pcols["is_custom_property"]
+    props: dict[int, list[Any]] = {}
+    for prop in prop_rows:
+        props.setdefault(int(prop[owner]), []).append(prop)
     flavor = tx.backend.flavor
+    at_id, at_type, at_name, at_ext = columns["id"], columns["type_id"], columns["name"], columns["external_id"]
+    at_created, at_updated = columns["create_time_since_epoch"], columns["last_update_time_since_epoch"]
+    at_uri = columns.get("uri")
+    at_state = columns[kind.state] if kind.state is not None else None
+    states = list(kind.states) if kind.states is not None else []
+    by_value = {int(member): member for member in states}
+    type_names: dict[int, str | None] = {}
+    cls = kind.cls
+    prop_names = [c.name for c in kind.props.columns]
     out = []
-    for r in records:
-        node = kind.cls()
-        node.id = int(r["id"])
-        node.type_id = int(r["type_id"])
-        node.type = types.by_id(tx, node.type_id).name
-        node.name = r["name"]
-        node.external_id = r["external_id"]
-        node.create_time_since_epoch = int(r["create_time_since_epoch"])
-        node.last_update_time_since_epoch = int(r["last_update_time_since_epoch"])
-        if kind is ARTIFACT:
-            node.uri = r["uri"]  # type: ignore[attr-defined]
-        if kind.state is not None and kind.states is not None:
-            setattr(node, kind.state, kind.states(r[kind.state] or 0))
+    for r in rows:
+        node = cls()
+        node.id = int(r[at_id])
+        type_id = node.type_id = int(r[at_type])
+        if type_id not in type_names:
+            type_names[type_id] = types.by_id(tx, type_id).name
+        node.type = type_names[type_id]
+        node.name = r[at_name]
+        node.external_id = r[at_ext]
+        node.create_time_since_epoch = int(r[at_created])
+        node.last_update_time_since_epoch = int(r[at_updated])
+        if at_uri is not None:
+            node.uri = r[at_uri]  # type: ignore[attr-defined]
+        if at_state is not None and kind.state is not None:
+            state = r[at_state] or 0
+            setattr(node, kind.state, by_value.get(state) or kind.states(state))  # type: ignore[misc]
         for prop in props.get(node.id, ()):
-            target = node.custom_properties if prop["is_custom_property"] else node.properties
-            target[prop["name"]] = values.decode(prop, flavor)
+            target = node.custom_properties if prop[custom_at] else node.properties
+            target[prop[name_at]] = values.decode_row(prop, pcols, prop_names, flavor)
         out.append(node)
     return out

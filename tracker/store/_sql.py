@@ -224,6 +224,39 @@ def _is_value_error(exc: BaseException, dbapi: Any) -> bool:
     return isinstance(exc, dbapi.DataError) or sqlstate.startswith("54")
 
 
+def rows_for_ids(
+    tx: Tx, key: Hashable, build: Callable[[Callable[[Any], Any]], ClauseElement], ids: Iterable[Any]
+) -> list[Any]:
+    """The rows of a statement with an ``IN`` list, for every id in *ids*, in batches.
+
+    ``build(where_in)`` makes the statement; ``where_in(column)`` is the ``IN`` clause. Lists
+    are padded to a few fixed sizes, each compiled once, so that no statement is expanded
+    per call (SQLAlchemy's expanding parameters cost more than the query for short lists).
+    """
+    out: list[Any] = []
+    for batch in chunks(dict.fromkeys(ids)):
+        size = _bucket(len(batch))
+        stmt = tx.backend.prepared((key, "in", size), _builder(build, size))
+        padded = batch + [batch[-1]] * (size - len(batch))
+        out.extend(tx.rows(stmt, {f"in_{k}": v for k, v in enumerate(padded)}))
+    return out
+
+
+def _builder(build: Callable[[Callable[[Any], Any]], ClauseElement], size: int) -> Callable[[], ClauseElement]:
+    return lambda: build(lambda column: _fixed_in(column, size))
+
+
+def _bucket(n: int) -> int:
+    size = 8
+    while size < n:
+        size *= 4
+    return min(size, 512)
+
+
+def _fixed_in(column: Any, size: int) -> Any:
+    return column.in_([bindparam(f"in_{k}") for k in range(size)])
+
+
 def chunks(items: Iterable[T], size: int = 500) -> Iterable[list[T]]:
     """*items* in lists of at most *size* (keeps IN lists under driver limits)."""
     batch: list[T] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import struct as _struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,20 @@ def encode(value: PropertyValue, kind: PropertyType, flavor: Flavor) -> Any:
         raw = _field_bytes(1, proto.type_url.encode()) + _field_bytes(2, proto.value)
         return base64.b64encode(raw).decode("ascii") if flavor.proto_base64 else raw
     return bool(value)
+
+
+def decode_row(row: Sequence[Any], at: Mapping[str, int], names: Sequence[str], flavor: Flavor) -> PropertyValue:
+    """:func:`decode` for a row as a tuple; *at* gives each column's position (ints and strings decode fast)."""
+    value = row[at["int_value"]]
+    if value is not None:
+        return int(value)
+    value = row[at["double_value"]]
+    if value is not None:
+        return float(value)
+    value = row[at["string_value"]]
+    if value is not None and not value.startswith(STRUCT_PREFIX):
+        return str(value)
+    return decode(dict(zip(names, row, strict=True)), flavor)
 
 
 def decode(row: Mapping[str, Any], flavor: Flavor) -> PropertyValue:
