@@ -45,6 +45,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def bench_queries(session: nox.Session) -> None:
+    """Lineage, filter and paging queries as ratios against ml-metadata on the same file (not run by CI)."""
+    session.install("-e", ".[test]", MLMD)
+    session.run("python", "bench/queries.py", *session.posargs)
+
+
+@nox.session(python="3.11")
 def bench_step(session: nox.Session) -> None:
     """One @tracker.step call against the plain function and ml-metadata; a 200 MB array against cloudpickle."""
     session.install("-e", ".", MLMD, NUMPY)
