@@ -84,12 +84,12 @@ def doctor() -> None:
 
     with opened() as store:
         info = store.info()
-    values = os.environ.get("TRACKER_VALUES") or os.path.join(".tracker", "values")
-    info["values"] = os.path.abspath(values)
+    # where steps put values unless configured otherwise ($TRACKER_VALUES, else beside the default store)
+    info["default_values"] = os.path.abspath(os.environ.get("TRACKER_VALUES") or os.path.join(".tracker", "values"))
 
     def text() -> None:
         rows: list[list[Any]] = [[k, v] for k, v in info.items() if k != "counts" and v is not None]
         rows += [[f"{name}", count] for name, count in info["counts"].items()]
-        table(["", ""], rows)
+        table(["fact", "value"], rows)
 
     emit(info, text)

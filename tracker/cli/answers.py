@@ -24,8 +24,11 @@ def _lineage(store: Store, artifact_id: int) -> Lineage:
 
 
 def _artifact_rows(found: list[Artifact]) -> None:
-    table(["id", "type", "name", "uri", "created"],
-          [[a.id, a.type, a.name, a.uri, when(a.create_time_since_epoch)] for a in found])  # fmt: skip
+    from tracker.cli.browse import where
+
+    table(["id", "type", "name", "uri", "properties", "created"],
+          [[a.id, a.type, a.name, where(a), a.properties or None, when(a.create_time_since_epoch)]
+           for a in found])  # fmt: skip
 
 
 @click.command()
@@ -166,7 +169,7 @@ def models(dataset_id: int) -> None:
 def compare(refs: tuple[str, ...], of_artifacts: bool, diff: bool) -> None:
     """Runs (names or ids) or artifacts side by side: params, metrics, environment (question 6)."""
     from tracker.query import Lineage
-    from tracker.query.compare import compare as compare_lineages
+    from tracker.query.comparison import compare as compare_lineages
 
     with opened() as store:
         records = [find(store, "artifact", r) if of_artifacts else find_run(store, r) for r in refs]

@@ -69,7 +69,7 @@ def executions(
     _print_page(payload, ["id", "type", "name", "state", "created"], rows, "state")
 
 
-def _where(artifact: Artifact) -> str | None:
+def where(artifact: Artifact) -> str | None:
     if artifact.uri:
         return artifact.uri
     return "(in the store)" if "tracker_value" in artifact.custom_properties else None
@@ -83,7 +83,7 @@ def artifacts(
 ) -> None:
     """List artifacts (data, models, metrics), newest first, for example: tracker artifacts "type = 'Metrics'"."""
     items, token = _list("artifact", filter_text, limit, page_token, all_rows, order, asc)
-    rows = [[a.id, a.type, a.name, _where(a), a.state.name, when(a.create_time_since_epoch)] for a in items]
+    rows = [[a.id, a.type, a.name, where(a), a.state.name, when(a.create_time_since_epoch)] for a in items]
     payload = {"items": [node_dict(a) for a in items], "next_page_token": token}
     _print_page(payload, ["id", "type", "name", "uri", "state", "created"], rows, "state")
 

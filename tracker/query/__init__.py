@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracker.query.answers import Lineage, resolve
-from tracker.query.compare import Comparison, Row
-from tracker.query.compare import compare as _compare
+from tracker.query.comparison import Comparison, Row
+from tracker.query.comparison import compare as _compare
 from tracker.query.graph import Edge, Graph, Node
 from tracker.store import Store
 

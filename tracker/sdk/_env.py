@@ -56,6 +56,19 @@ def _source_facts(func: Any) -> tuple[tuple[str, Any], ...]:
     return tuple(facts.items())
 
 
+def source_text(func: Any) -> str | None:
+    """The source of a function, its decorators included, or None when it has none (built in, a REPL)."""
+    return _source_text(getattr(func, "__wrapped__", func))
+
+
+@functools.lru_cache(maxsize=1024)
+def _source_text(func: Any) -> str | None:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return None
+
+
 def _directory_of(module: types.ModuleType) -> str | None:
     path = getattr(module, "__file__", None)
     return str(Path(path).resolve().parent) if path else None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +23,9 @@ _lock = threading.Lock()
 _store: Store | None = None
 _values: ValueStore | None = None
 _on_error: OnError = "warn"
+
+#: Whether steps and ``log_*`` record in the calling context (``tracker.testing.no_tracking()`` turns it off).
+enabled: ContextVar[bool] = ContextVar("tracker.enabled", default=True)
 
 
 def configure(
@@ -52,6 +58,21 @@ def reset() -> None:
         _store, _values, _on_error = None, None, "warn"
         artifacts.clear()
         registered.clear()
+
+
+@contextlib.contextmanager
+def defaults(store: Store, values: ValueStore) -> Iterator[None]:
+    """Make *store* and *values* the defaults inside the block, then restore the previous defaults (and error
+    policy, which the block may configure), as test fixtures need."""
+    global _store, _values, _on_error
+    with _lock:
+        saved = _store, _values, _on_error
+        _store, _values = store, values
+    try:
+        yield
+    finally:
+        with _lock:
+            _store, _values, _on_error = saved
 
 
 def default_store() -> Store:

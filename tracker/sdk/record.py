@@ -46,6 +46,7 @@ INLINE_TYPE_URL = "type.tracker.dev/tracker.PickledValue"
 MAX_YIELDED = 1000
 
 _current_call: ContextVar[Recording | None] = ContextVar("tracker.current_call", default=None)
+_mark: ContextVar[Mark | None] = ContextVar("tracker.mark", default=None)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class StepSpec:
     params: frozenset[str] = frozenset()
     artifacts: frozenset[str] = frozenset()
     store: Store | None = None
+    keep_source: bool = False
     signature: inspect.Signature = field(init=False)
     bound_signature: inspect.Signature = field(init=False)
     declared: dict[str, PropertyType] = field(init=False)
@@ -95,7 +97,14 @@ class Recording:
 
     # --- the start ---
 
+    @property
+    def execution_id(self) -> int | None:
+        """The id of the execution recording this call, once its start is recorded."""
+        return self._execution.id if self._execution is not None else None
+
     def begin(self) -> None:
+        if not _state.enabled.get():
+            return  # tracking is off here (tracker.testing.no_tracking): the call runs unrecorded
         try:
             self._begin()
         except Exception as exc:
@@ -109,6 +118,14 @@ class Recording:
         _state.ensure_type(store, ExecutionType(spec.type_name, dict(spec.declared)))
         properties: dict[str, Any] = {}
         custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name}
+        if spec.keep_source:
+            source = _env.source_text(spec.func)
+            if source is not None:
+                custom["tracker_source"] = source
+        mark = _mark.get()
+        if mark is not None and mark.recording is None and mark.parent is _current_call.get():
+            custom.update(mark.facts)  # this call is the one the mark is for (a replay)
+            mark.recording = self
         inputs: list[tuple[list[str | int], Any]] = []
         for name, given in self._arguments():
             value = _describe.plain(given)
@@ -298,3 +315,26 @@ def record(spec: StepSpec, instance: Any, args: tuple[Any, ...], kwargs: dict[st
 def current_call() -> Recording | None:
     """The step call the calling code runs in, if any."""
     return _current_call.get()
+
+
+@dataclass(eq=False)
+class Mark:
+    """Custom properties for the next step call made directly in a block, and that call's recording."""
+
+    facts: dict[str, Any]
+    parent: Recording | None
+    recording: Recording | None = None
+
+
+@contextlib.contextmanager
+def mark_next_call(facts: dict[str, Any]) -> Iterator[Mark]:
+    """Add *facts* to the execution of the next step called directly in the block (not to steps it calls).
+
+    This is how ``tracker.testing.replay`` marks the execution it records as a replay.
+    """
+    mark = Mark(dict(facts), _current_call.get())
+    token = _mark.set(mark)
+    try:
+        yield mark
+    finally:
+        _mark.reset(token)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -37,6 +38,7 @@ def step(
     params: Iterable[str] = (),
     artifacts: Iterable[str] = (),
     store: Store | None = None,
+    keep_source: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def step(
     fn: Any = None,
@@ -49,6 +51,7 @@ def step(
     params: Iterable[str] = (),
     artifacts: Iterable[str] = (),
     store: Store | None = None,
+    keep_source: bool = False,
 ) -> Any:
     """Record each call of *fn* as an execution in the current run.
 
@@ -68,12 +71,14 @@ def step(
         params: arguments to record as properties even when not scalars.
         artifacts: arguments to record as artifacts even when scalars.
         store: the store to record into (default: the current run's, else ``tracker.connect()``).
+        keep_source: also record the function's source with each execution (custom property
+            ``tracker_source``), so that ``tracker.testing.replay(..., code="recorded")`` can run it later.
 
     Put ``@tracker.step`` above ``@classmethod`` and ``@staticmethod``.
     """
     if fn is None:  # used as @step(...)
         return functools.partial(step, name=name, type_name=type_name, outputs=outputs, output_types=output_types,
-                                 params=params, artifacts=artifacts, store=store)  # fmt: skip
+                                 params=params, artifacts=artifacts, store=store, keep_source=keep_source)  # fmt: skip
     target = getattr(fn, "__func__", fn)  # see through classmethod / staticmethod
     if not callable(target):
         raise InvalidArgumentError(f"@tracker.step decorates functions and methods, not {type(fn).__name__}")
@@ -88,6 +93,7 @@ def step(
         frozenset(params),
         frozenset(artifacts),
         store,
+        keep_source,
     )
     unknown = (spec.params | spec.artifacts) - set(spec.signature.parameters)
     if unknown:
@@ -95,7 +101,9 @@ def step(
             f"step {step_name!r} names {', '.join(sorted(unknown))} in params/artifacts, but its parameters are "
             f"{', '.join(spec.signature.parameters) or 'none'}"
         )
-    return StepFunction(fn, functools.partial(_WRAPPERS[_kind(target)], spec))
+    wrapper = StepFunction(fn, functools.partial(_WRAPPERS[_kind(target)], spec))
+    _DECORATED[(getattr(target, "__module__", None) or "", target.__qualname__)] = wrapper
+    return wrapper
 
 
 def _kind(target: Callable[..., Any]) -> str:
@@ -168,6 +176,24 @@ class StepFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
 
     def __reduce__(self) -> tuple[Callable[[str, str], Any], tuple[str, str]]:
         return _import_by_name, (self.__module__, self.__qualname__)
+
+
+#: The latest step decorated under each (module, qualified name), while it lives: how replay finds a step
+#: defined where importing cannot reach it (a script's __main__, a notebook, a function's body).
+_DECORATED: weakref.WeakValueDictionary[tuple[str, str], StepFunction] = weakref.WeakValueDictionary()
+
+
+def decorated(module: str, qualname: str) -> StepFunction | None:
+    """The live step last decorated as *module*.*qualname*, if any."""
+    return _DECORATED.get((module, qualname))
+
+
+def spec_of(fn: Any) -> StepSpec | None:
+    """What a decorated function (or a method of one, bound or not) records; None for anything else."""
+    wrapper = getattr(fn, "_self_wrapper", None)  # wrapt keeps our partial here, on bound wrappers too
+    if isinstance(wrapper, functools.partial) and wrapper.args and isinstance(wrapper.args[0], StepSpec):
+        return wrapper.args[0]
+    return None
 
 
 def _import_by_name(module: str, qualname: str) -> Any:
