@@ -7,6 +7,7 @@ import contextvars
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from conftest import executions
@@ -56,6 +57,15 @@ def test_nested_runs_and_pipelines(tracked: tracker.Store) -> None:
     assert parents == {"outer", "housing"}
     (pipeline,) = tracked.get_contexts_by_type("Pipeline")
     assert {c.name for c in tracked.get_children_contexts_by_context(pipeline.id)} == {"outer", "inner", "again"}
+
+
+def test_a_run_in_another_store_has_no_parent_there(tracked: tracker.Store, tmp_path: Path) -> None:
+    """Nested in a run of another store, a run is a top-level run of its own store."""
+    with tracker.connect(str(tmp_path / "other.sqlite")) as other, tracker.run("outer"):
+        with tracker.run("elsewhere", store=other) as inner:
+            pass
+        assert other.get_parent_contexts_by_context(inner.context_id) == []
+        assert [c.name for c in other.get_contexts()] == ["elsewhere"]
 
 
 def test_a_step_outside_any_run_goes_to_a_run_for_the_process(tracked: tracker.Store) -> None:

@@ -146,6 +146,8 @@ def run(
     parent = _current_run.get()
     target = store or (parent.store if parent else _state.default_store())
     where = values or (parent.values if parent else _state.default_values())
+    if parent is not None and parent.store is not target:
+        parent = None  # a run in another store: a parent link would name a context of the wrong store
     started = Run.start(name, pipeline=pipeline, properties=properties, store=target, values=where, parent=parent)
     token = _current_run.set(started)
     try:
