@@ -76,7 +76,33 @@ def _directory_of(module: types.ModuleType) -> str | None:
 
 @functools.cache
 def _distributions() -> dict[str, list[str]]:
-    return dict(importlib.metadata.packages_distributions())
+    """Top-level import names -> the distributions that install them.
+
+    Python 3.10's ``packages_distributions()`` reads only ``top_level.txt``, which many
+    wheels (numpy, pandas, scikit-learn) no longer ship: the installed files tell too.
+    """
+    found: dict[str, list[str]] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        tops = (dist.read_text("top_level.txt") or "").split()
+        if not tops:
+            tops = [_top_name(str(path)) for path in dist.files or ()]
+        for top in dict.fromkeys(t for t in tops if t):
+            found.setdefault(top, []).append(name)
+    return found
+
+
+def _top_name(path: str) -> str:
+    """The import name a file of a distribution belongs to, or "" (metadata, scripts, data)."""
+    first, _, rest = path.partition("/")
+    if first in ("..", "") or first.endswith((".dist-info", ".egg-info", ".data")) or ("." in first and rest):
+        return ""
+    if not rest:  # a module at the top: name.py, or an extension name.cpython-311-x86_64-linux-gnu.so
+        stem, dot, suffix = first.partition(".")
+        return stem if dot and suffix.split(".")[-1] in ("py", "so", "pyd") and stem.isidentifier() else ""
+    return first if first.isidentifier() else ""
 
 
 @functools.lru_cache(maxsize=1024)
