@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import sqlite3
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -275,7 +276,7 @@ def test_golden_tests_record_replay_fail_on_change_and_refresh(pytester: pytest.
 
     pytester.runpytest_subprocess("--tracker-refresh-goldens", *options).assert_outcomes(passed=2)
     pytester.runpytest_subprocess(*options).assert_outcomes(passed=2)
-    with sqlite3.connect(golden) as db:  # the refreshed store holds one recording, not two
+    with closing(sqlite3.connect(golden)) as db:  # the refreshed store holds one recording, not two
         assert db.execute("SELECT COUNT(*) FROM Execution").fetchone() == (2,)
 
     under_xdist = pytester.runpytest_subprocess("--tracker-refresh-goldens", "-n", "2", *options)
