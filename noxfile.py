@@ -108,7 +108,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.13")
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on tracker/, and on tests/typing (code that must keep type-checking as written)."""
-    session.install("-e", ".", "mypy", "typing_extensions")
+    session.install("-e", ".", "mypy", "typing_extensions", "pytest")  # pytest: tracker.testing's plugin
     session.run("mypy", "--strict", "tracker", "tests/typing", *session.posargs)
 
 
