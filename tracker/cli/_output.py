@@ -155,7 +155,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, state_column:
 
 def node_dict(node: Artifact | Execution | Context) -> dict[str, Any]:
     """A record as JSON-ready data (tracker's inline values left out)."""
-    from tracker.query.export import plain
+    from tracker.query.export import properties_of
 
     out: dict[str, Any] = {
         "id": node.id,
@@ -164,8 +164,7 @@ def node_dict(node: Artifact | Execution | Context) -> dict[str, Any]:
         "external_id": node.external_id,
         "create_time_since_epoch": node.create_time_since_epoch,
         "last_update_time_since_epoch": node.last_update_time_since_epoch,
-        "properties": {k: plain(v) for k, v in node.properties.items()},
-        "custom_properties": {k: plain(v) for k, v in node.custom_properties.items() if k != "tracker_value"},
+        **properties_of(node),
     }
     for attr in ("uri", "state", "last_known_state"):
         if hasattr(node, attr):

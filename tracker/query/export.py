@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import ConfigurationError
-from tracker.store import ProtoValue
+from tracker.store import Artifact, Context, Execution, ProtoValue
 
 if TYPE_CHECKING:
     from tracker.query.graph import Graph, Node
@@ -35,6 +35,14 @@ def _public(props: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(v) for k, v in props.items() if k != "tracker_value"}
 
 
+def properties_of(record: Artifact | Execution | Context) -> dict[str, dict[str, Any]]:
+    """A record's properties and custom properties (inline values left out) as JSON-ready data."""
+    return {
+        "properties": {k: plain(v) for k, v in record.properties.items()},
+        "custom_properties": _public(record.custom_properties),
+    }
+
+
 def node_dict(node: Node) -> dict[str, Any]:
     record = node.record
     out: dict[str, Any] = {
@@ -48,8 +56,7 @@ def node_dict(node: Node) -> dict[str, Any]:
         "focus": node.focus,
         "external_id": record.external_id,
         "create_time_since_epoch": record.create_time_since_epoch,
-        "properties": {k: plain(v) for k, v in record.properties.items()},
-        "custom_properties": _public(record.custom_properties),
+        **properties_of(record),
     }
     if node.kind == "artifact":
         out["uri"] = getattr(record, "uri", None)

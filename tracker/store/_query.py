@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -114,22 +115,12 @@ def select_nodes(
             stmt = stmt.where(t.c.id.in_(select(link.c[kind.owner]).where(link.c.context_id == bindparam("ctx"))))
         sort = t.c[column]
         if after is not None:
-            if column == "id":
-                stmt = stmt.where(t.c.id < bindparam("after_id") if descending else t.c.id > bindparam("after_id"))
-            elif descending:
-                stmt = stmt.where(
-                    or_(
-                        sort < bindparam("after_key"),
-                        and_(sort == bindparam("after_key"), t.c.id < bindparam("after_id")),
-                    )
-                )
-            else:
-                stmt = stmt.where(
-                    or_(
-                        sort > bindparam("after_key"),
-                        and_(sort == bindparam("after_key"), t.c.id > bindparam("after_id")),
-                    )
-                )
+            beyond = operator.lt if descending else operator.gt  # the keyset condition, in the sort's direction
+            after_id = beyond(t.c.id, bindparam("after_id"))
+            if column != "id":
+                after_key: Any = bindparam("after_key")
+                after_id = or_(beyond(sort, after_key), and_(sort == after_key, after_id))
+            stmt = stmt.where(after_id)
         order = [sort] if column == "id" else [sort, t.c.id]
         stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in order))
         if limit is not None:
