@@ -4,6 +4,7 @@ The hierarchy::
 
     TrackerError
      +-- ConfigurationError        a store URL or option that cannot work
+     |    +-- RedactionConfigError  a redact_names / redact_patterns entry that cannot be used (also ValueError)
      +-- SchemaError               the database is not a store tracker can open
      |    +-- SchemaVersionError   an MLMD schema of another version
      +-- StoreClosedError          a method called after Store.close()
@@ -16,6 +17,8 @@ The hierarchy::
      +-- ConcurrencyError          a write that kept conflicting with other writers
      +-- ValueStoreError           a stored value that cannot be written or read back
      |    +-- ValueIntegrityError  a stored value whose bytes no longer match its fingerprint
+     |    |    +-- UntrustedValueError  a stored value whose MAC is missing or does not verify with your key
+     |    +-- ValuePathError       an artifact URI or value path that is not inside the value store's root
      +-- NoActiveRunError          a run-level call made outside any run or step
      +-- ReplayError               a recorded execution that cannot be replayed (tracker.testing)
      +-- LineageAssertionError     a lineage assertion that does not hold (also AssertionError)
@@ -41,6 +44,7 @@ __all__ = [
     "NotFoundError",
     "OutputMismatchError",
     "PropertyError",
+    "RedactionConfigError",
     "SchemaError",
     "SchemaVersionError",
     "StoreClosedError",
@@ -49,7 +53,9 @@ __all__ = [
     "TrackerError",
     "TrackerWarning",
     "TypeConflictError",
+    "UntrustedValueError",
     "ValueIntegrityError",
+    "ValuePathError",
     "ValueStoreError",
 ]
 
@@ -165,6 +171,40 @@ class OutputMismatchError(TrackerError, AssertionError):
     def __init__(self, message: str, differences: list[Any] | None = None) -> None:
         super().__init__(message)
         self.differences = list(differences or [])
+
+
+class UntrustedValueError(ValueIntegrityError):
+    """A stored value tracker cannot vouch for: it carries no MAC, or one your key does not verify; not loaded.
+
+    Values stored by ml-metadata, or by tracker before values carried MACs, have none. Pass
+    ``allow_untrusted=True`` to :func:`tracker.load` (or to :class:`tracker.ValueStore`) to load one whose
+    origin you trust. See docs/safety.md.
+
+    .. versionadded:: 0.1
+    """
+
+
+class ValuePathError(ValueStoreError):
+    """An artifact URI or value path that would leave the value store's root (traversal, another scheme,
+    a symbolic link, ...); nothing was opened.
+
+    .. versionadded:: 0.1
+    """
+
+
+class RedactionConfigError(ConfigurationError, ValueError):
+    """A ``tracker.configure(redact_names=..., redact_patterns=..., unredacted_names=...)`` entry that cannot be
+    used: a pattern that is not a regular expression or matches empty text, a name that is not a string.
+
+    Attributes:
+        entry: the entry at fault, as given.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, message: str, entry: Any = None) -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 class TrackerWarning(UserWarning):

@@ -23,7 +23,8 @@ def test_equal_content_is_stored_once(tmp_path: Path) -> None:
     assert first == second and first.fingerprint.startswith("blake3:")
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert files == [values.path_of(first.fingerprint)] and first.size == files[0].stat().st_size
-    assert values.get(first.fingerprint) == {"a": [1, 2]}
+    assert first.mac is not None and first.mac.startswith("hmac-sha256:")
+    assert values.get(first.fingerprint, mac=first.mac) == {"a": [1, 2]}
 
 
 def test_a_value_that_cannot_be_serialized_leaves_no_file(tmp_path: Path) -> None:
@@ -41,14 +42,14 @@ def test_a_changed_file_is_refused(tmp_path: Path) -> None:
     path = values.path_of(stored.fingerprint)
     path.write_bytes(path.read_bytes().replace(b"\x03", b"\x04"))
     with pytest.raises(ValueIntegrityError, match="no longer matches its fingerprint"):
-        values.get(stored.fingerprint)
+        values.get(stored.fingerprint, mac=stored.mac)
 
 
 def test_missing_values_and_bad_fingerprints(tmp_path: Path) -> None:
     """A fingerprint that is not stored, or not a fingerprint at all, raises ValueStoreError."""
     values = ValueStore(tmp_path)
     with pytest.raises(ValueStoreError, match="no stored value"):
-        values.get("blake3:" + "0" * 64)
+        values.get("blake3:" + "0" * 64, allow_untrusted=True)
     with pytest.raises(ValueStoreError, match="not a tracker fingerprint"):
         values.get("blake3:../../etc/passwd")
     with pytest.raises(ValueStoreError, match="unknown serializer"):

@@ -168,7 +168,9 @@ def test_a_tampered_inline_input_is_refused(tracker_run: tracker.Run) -> None:
     original = recorded(store, "train")
     artifact = input_of(store, original)
     stored = artifact.custom_properties["tracker_value"]
-    assert isinstance(stored, ProtoValue) and load_inline(stored.value, artifact.external_id or "") == [1.0, 2.0]
+    mac = str(artifact.custom_properties["tracker_value_mac"])
+    assert isinstance(stored, ProtoValue)
+    assert load_inline(stored.value, artifact.external_id or "", mac=mac) == [1.0, 2.0]
     artifact.custom_properties["tracker_value"] = ProtoValue(stored.type_url, pickle.dumps([1.0, 666.0]))
     store.put_artifacts([artifact])
     before = len(store.get_executions())

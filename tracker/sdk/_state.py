@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from tracker.errors import InvalidArgumentError, TrackerWarning
+from tracker.sdk import _redact
 from tracker.store import ArtifactType, ContextType, ExecutionType, Store, connect
 from tracker.values import ValueStore
 
@@ -29,7 +31,13 @@ enabled: ContextVar[bool] = ContextVar("tracker.enabled", default=True)
 
 
 def configure(
-    *, store: Store | str | None = None, values: ValueStore | str | None = None, on_error: OnError | None = None
+    *,
+    store: Store | str | None = None,
+    values: ValueStore | str | None = None,
+    on_error: OnError | None = None,
+    redact_names: Iterable[str] | None = None,
+    redact_patterns: Iterable[str | re.Pattern[str]] | None = None,
+    unredacted_names: Iterable[str] | None = None,
 ) -> None:
     """Set what steps and runs use by default.
 
@@ -38,10 +46,25 @@ def configure(
     (default ``$TRACKER_VALUES`` or ``./.tracker/values``). *on_error*: what a step does
     when it cannot record: ``"warn"`` (default: a TrackerWarning, and the function's
     result or exception reaches the caller unchanged) or ``"raise"`` (a TrackerError).
+
+    Secret-looking arguments and parameters are always recorded redacted (see docs/secrets.md).
+    *redact_names*: more argument and parameter names whose values are redacted whole, matched
+    case-insensitively, shell wildcards allowed (``["internal_id", "corp_*"]``). *redact_patterns*:
+    more regular expressions; the text they match is redacted wherever it appears in a recorded
+    string (``[r"corp-[0-9a-f]{32}"]``). *unredacted_names*: names the built-in rules take for
+    secrets that are not (``["session"]``); their values are still scanned. Each replaces what an
+    earlier call gave; ``[]`` clears it.
+
+    Raises:
+        RedactionConfigError: a pattern that does not compile or matches empty text, or a name
+            that is not a non-empty string.
     """
     global _store, _values, _on_error
     if on_error is not None and on_error not in ("warn", "raise"):
         raise InvalidArgumentError(f"on_error must be 'warn' or 'raise', not {on_error!r}")
+    redaction = None
+    if redact_names is not None or redact_patterns is not None or unredacted_names is not None:
+        redaction = _redact.updated(redact_names, redact_patterns, unredacted_names)  # checked before any change
     with _lock:
         if store is not None:
             _store = connect(store) if isinstance(store, str) else store
@@ -49,6 +72,8 @@ def configure(
             _values = ValueStore(values) if isinstance(values, str) else values
         if on_error is not None:
             _on_error = on_error
+        if redaction is not None:
+            _redact.use(redaction)
 
 
 def reset() -> None:
@@ -56,6 +81,7 @@ def reset() -> None:
     global _store, _values, _on_error
     with _lock:
         _store, _values, _on_error = None, None, "warn"
+        _redact.use(None)
         artifacts.clear()
         registered.clear()
 

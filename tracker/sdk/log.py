@@ -25,6 +25,9 @@ def _merged(values: Mapping[str, Any] | None, more: dict[str, Any], what: str) -
 def log_params(params: Mapping[str, Any] | None = None, /, **more: Any) -> None:
     """Record parameters of the current step (as custom properties of its execution) or run (of its context).
 
+    Values that look like credentials (by their name, such as ``api_key``, or their text, such as a
+    URL's password) are recorded redacted; see docs/secrets.md.
+
     Example: ``tracker.log_params(seed=7, optimizer="adam")``.
     """
     merged = _merged(params, more, "log_params")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.errors import TrackerWarning
-from tracker.sdk import _describe, _env, _state
+from tracker.sdk import _describe, _env, _redact, _state
 from tracker.sdk.runs import Run, run_for
 from tracker.store import (
     Artifact,
@@ -137,6 +137,7 @@ class Recording:
             if name in spec.artifacts or not (name in spec.params or _describe.is_scalar(value)):
                 inputs.append((path, given))
             elif value is not None:
+                value = _redact.argument(name, label, value, custom)  # secret-looking: recorded redacted
                 declared = spec.declared.get(name) if isinstance(name, str) else None
                 if declared is not None and _describe.fits(value, declared, int_bits):
                     properties[label] = value
@@ -210,7 +211,7 @@ class Recording:
             )
             custom["tracker_unstored_reason"] = reason
             return Artifact(type=type_name, custom_properties=custom, state=ArtifactState.LIVE)
-        custom.update(tracker_size=stored.size, tracker_serializer=stored.serializer)
+        custom.update(tracker_size=stored.size, tracker_serializer=stored.serializer, tracker_value_mac=stored.mac)
         if stored.inline is not None:  # small: kept in the store, committed with the records, no file
             custom[INLINE_PROPERTY] = ProtoValue(INLINE_TYPE_URL, stored.inline)
         return Artifact(type=type_name, uri=stored.uri, external_id=stored.fingerprint, state=ArtifactState.LIVE,
@@ -270,8 +271,11 @@ class Recording:
             outputs = [*outputs, (["metrics"], dict(self.logged_metrics))]
         pairs, values = self._artifacts(run, outputs, EventType.OUTPUT)
         int_bits = run.store.int_bits
-        execution.custom_properties.update(
-            {k: _describe.as_property(v, int_bits) for k, v in self.logged_params.items()}, **facts
+        execution.custom_properties.update(  # secret-looking params (and error messages) recorded redacted
+            _redact.properties(
+                {**{k: _describe.as_property(v, int_bits) for k, v in self.logged_params.items()}, **facts},
+                execution.custom_properties,
+            )
         )
         if self._yield_count:
             execution.custom_properties["tracker_yielded"] = self._yield_count

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tracker.errors import AlreadyExistsError, InvalidArgumentError, NoActiveRunError
-from tracker.sdk import _state
+from tracker.sdk import _redact, _state
 from tracker.sdk._describe import as_property
 from tracker.store import Context, ContextType, ParentContext, Store
 from tracker.values import ValueStore
@@ -62,7 +62,9 @@ class Run:
         """Record a new run (and its pipeline, and its parent link) in *store*."""
         _state.ensure_type(store, ContextType(RUN_TYPE))
         int_bits = store.int_bits
-        props = {k: as_property(v, int_bits) for k, v in (properties or {}).items()}
+        given = {k: as_property(v, int_bits) for k, v in (properties or {}).items()}
+        props: dict[str, Any] = {}  # gets tracker_redacted when a property looks secret
+        props.update(_redact.properties(given, props))
         props["tracker_status"] = "running"
         if pipeline:
             props["tracker_pipeline"] = pipeline
@@ -88,10 +90,14 @@ class Run:
         """Add custom properties to the run's context (``tracker.log_params`` / ``log_metrics`` outside a step).
 
         Metrics are also named in ``tracker_metric_names`` (comma-separated), so that
-        readers can tell them from parameters.
+        readers can tell them from parameters. Parameters that look like credentials are
+        recorded redacted, and named in ``tracker_redacted`` (docs/secrets.md).
         """
         int_bits = self.store.int_bits
-        self.properties.update({k: as_property(v, int_bits) for k, v in values.items()})
+        recorded = {k: as_property(v, int_bits) for k, v in values.items()}
+        if not metrics:  # metrics are numbers: nothing to hide, and their values are the point
+            recorded = _redact.properties(recorded, self.properties)  # secret-looking params: recorded redacted
+        self.properties.update(recorded)
         if metrics:
             known = str(self.properties.get("tracker_metric_names") or "")
             names = dict.fromkeys([*filter(None, known.split(",")), *values])
@@ -136,7 +142,8 @@ def run(
     "Pipeline" named *pipeline* when given, and to the enclosing run when
     nested. Every execution of a step in the block, and every artifact it
     reads or writes, is linked to it. Its status (running, complete, failed,
-    canceled) and times are recorded as custom properties.
+    canceled) and times are recorded as custom properties, with *properties*
+    (those that look like credentials redacted: see docs/secrets.md).
 
     Example::
 

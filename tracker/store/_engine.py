@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,15 @@ def resolve_url(url: str | None) -> URL:
     """
     text = url or os.environ.get(ENV_VAR) or str(DEFAULT_PATH)
     if "://" not in text:
-        path = Path(text).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return URL.create("sqlite", database=str(path.absolute()))
+        path = Path(text).expanduser().absolute()
+        _private_database(path)
+        return URL.create("sqlite", database=str(path))
     try:
         parsed = make_url(text)
     except (ArgumentError, ValueError) as exc:
-        raise ConfigurationError(f"cannot parse store URL {_redact(text)!r}: {exc}") from None
+        # the parser's message may quote a piece of the URL (a password where a port should be): not shown
+        detail = re.sub(r"'[^']*'", "'...'", str(exc))
+        raise ConfigurationError(f"cannot parse store URL {_redact(text)!r}: {detail}") from None
     scheme = parsed.drivername
     if "+" not in scheme:
         if scheme not in _DRIVERS:
@@ -55,15 +58,63 @@ def resolve_url(url: str | None) -> URL:
             )
         parsed = parsed.set(drivername=_DRIVERS[scheme])
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if parsed.query.get("uri") in (None, "", "false", "0") and not parsed.database.startswith("file:"):
+            _private_database(Path(parsed.database).expanduser().absolute())
+        else:  # an SQLite URI filename (?uri=true): SQLite opens it as it says
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return parsed
+
+
+def _private_database(path: Path) -> None:
+    """Create a new SQLite file, and the directories missing above it, readable by their owner only.
+
+    Directories tracker creates are 0700 and a new database file 0600, whatever the umask; SQLite
+    gives its -wal and -shm files the database file's mode. A directory or database that exists
+    already is left as it is: tracker never changes the permissions of what the user made.
+    """
+    missing: list[Path] = []
+    current = path.parent
+    while not os.path.lexists(current) and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another process
+        os.chmod(directory, 0o700)  # the umask may have taken bits away
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)  # an empty file is an empty SQLite database
+    except FileExistsError:
+        return
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _redact(text: str) -> str:
     try:
-        return make_url(text).render_as_string(hide_password=True)
+        return shown(make_url(text))
     except (ArgumentError, ValueError):
         return "<unparsable URL>"
+
+
+#: Query parameters of a URL that hold credentials (``?password=`` works with psycopg and PyMySQL).
+_SECRET_QUERY = re.compile(r"pass|pwd|secret|token|key|auth|cred", re.IGNORECASE)
+
+
+def shown(url: URL) -> str:
+    """*url* as it may be printed or recorded: the password, and query parameters such as
+    ``?password=`` or ``?sslpassword=``, are replaced by ``***``."""
+    text = url.render_as_string(hide_password=True)
+    if not any(_SECRET_QUERY.search(k) for k in url.query):
+        return text
+    head, _, query = text.partition("?")
+    pairs = [p.partition("=") for p in query.split("&")]
+    return head + "?" + "&".join(k + "=***" if _SECRET_QUERY.search(k) else k + s + v for k, s, v in pairs)
 
 
 def acquire(url: URL) -> Engine:

@@ -20,7 +20,7 @@ from tracker.store import _nodes as nodes
 from tracker.store import _query as query
 from tracker.store import schema as s
 from tracker.store._bootstrap import ensure_schema
-from tracker.store._engine import acquire, release, resolve_url
+from tracker.store._engine import acquire, release, resolve_url, shown
 from tracker.store._lineage import LineageGraph
 from tracker.store._query import Page
 from tracker.store._sql import Backend, Tx, run
@@ -66,8 +66,8 @@ class Store:
 
     def __init__(self, url: str | None = None) -> None:
         sa_url = resolve_url(url)
-        #: The store's URL, with any password hidden.
-        self.url: str = sa_url.render_as_string(hide_password=True)
+        #: The store's URL, with any password hidden (in the userinfo and in ``?password=``-like parameters).
+        self.url: str = shown(sa_url)
         self._secret_url = sa_url.render_as_string(hide_password=False)  # to reopen it in a child process
         engine = acquire(sa_url)
         try:

@@ -18,6 +18,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,11 +106,19 @@ def _goldens_arguments(marker: pytest.Mark, metafunc: pytest.Metafunc) -> tuple[
 
 
 @pytest.fixture(scope="session")
-def tracker_store_template(tmp_path_factory: pytest.TempPathFactory) -> StoreTemplate:
-    """An empty store made once per session (per worker, under xdist), copied by ``tracker_store``."""
-    from tracker.testing import StoreTemplate
+def tracker_store_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreTemplate]:
+    """An empty store made once per session (per worker, under xdist), copied by ``tracker_store``.
 
-    return StoreTemplate(tmp_path_factory.mktemp("tracker-template"))
+    Values the tests store are signed with a key made for the session (``$TRACKER_KEY_FILE`` in the
+    session's temporary directory, unless it is set already), not with the user's own key.
+    """
+    from tracker.testing import StoreTemplate
+    from tracker.values._trust import KEY_ENV_VAR
+
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get(KEY_ENV_VAR):
+            patch.setenv(KEY_ENV_VAR, str(tmp_path_factory.getbasetemp() / "tracker-values.key"))
+        yield StoreTemplate(tmp_path_factory.mktemp("tracker-template"))
 
 
 @pytest.fixture

@@ -3,8 +3,12 @@
 A value is serialized once and hashed while it is written: a small one in
 memory (and not written at all when its content is stored already), a large
 one straight to a temporary file (one pass, no second copy in memory). Either
-is renamed into place, so a file under its final name is always complete. Loading verifies the bytes against the
-fingerprint before anything is unpickled.
+is renamed into place, so a file under its final name is always complete.
+Each stored value comes with a MAC of its fingerprint, made with this user's
+key (see ``_trust``). Loading checks the MAC, then the bytes against the
+fingerprint, before anything is unpickled, and reads files only below the
+store's root, through no symbolic link. The directories and files the store
+creates are private to their owner (0700 and 0600, whatever the umask).
 """
 
 from __future__ import annotations
@@ -14,29 +18,23 @@ import functools
 import io
 import itertools
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import blake3
+from tracker.errors import ValueStoreError
+from tracker.values import _paths, _trust
+from tracker.values._trust import ALGORITHM, MAC_PROPERTY, new_hash
+from tracker.values.serializers import SERIALIZERS, Serializer, load_trusted
 
-from tracker.errors import ValueIntegrityError, ValueStoreError
-from tracker.values.serializers import SERIALIZERS, Serializer
+__all__ = ["ALGORITHM", "MAC_PROPERTY", "StoredValue", "ValueStore", "load_inline", "names_of", "new_hash"]
 
 DEFAULT_ROOT = Path(".tracker") / "values"
 ROOT_ENV_VAR = "TRACKER_VALUES"
-_CHUNK = 1 << 20
 _IN_MEMORY = 1 << 20  # values up to this size are serialized in memory first
 _OVERLAP = 1 << 22  # buffers from this size are hashed while they are written
-
-#: The fingerprint's hash: BLAKE3, about four times sha256's speed, and faster still on several cores.
-ALGORITHM = "blake3"
-
-
-def new_hash() -> Any:
-    """A BLAKE3 hasher; large updates use every core."""
-    return blake3.blake3(max_threads=blake3.blake3.AUTO)
 
 
 @functools.cache
@@ -54,6 +52,29 @@ class StoredValue:
     serializer: str
     #: the serialized bytes of a small value kept inline (in the metadata store), instead of in a file
     inline: bytes | None = None
+    #: the MAC to record with the value (custom property ``tracker_value_mac``): without it, it never loads
+    mac: str | None = None
+
+
+def fingerprint(value: Any, serializer: str = "cloudpickle") -> str:
+    """The fingerprint a value store gives *value*: its serialized bytes hashed as they come, nothing kept."""
+    sink = _HashingSink()
+    SERIALIZERS[serializer].dump(value, sink)  # type: ignore[arg-type]
+    return f"{ALGORITHM}:{sink.hash.hexdigest()}"
+
+
+class _HashingSink:
+    """A file that only hashes what is written to it."""
+
+    def __init__(self) -> None:
+        self.hash = new_hash()
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)  # bytes, or a PickleBuffer (protocol 5) straight from an array
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        self.hash.update(view)
+        return view.nbytes
 
 
 class _SpoolingWriter:
@@ -92,26 +113,32 @@ class _SpoolingWriter:
         return view.nbytes
 
     def _spill(self) -> None:
+        _paths.private_dirs(self._directory)
         self.temp = _temporary(self._directory)
-        self.file = self.temp.open("xb")
+        self.file = _paths.private_file(self.temp)
         for chunk in self._chunks:
             self.file.write(chunk)
         self._chunks.clear()
 
-    def finish(self, final: Path) -> None:
-        """Put the bytes under *final*, unless a file is there already (same name, same content)."""
+    def finish(self, names: tuple[str, str, str]) -> Path:
+        """Put the bytes at *names* below the root, unless a file is there already (same name, same content)."""
         if self.file is not None:
             self.file.close()
-        if final.exists():
+        final = _paths.private_subdirs(self._directory, names[:-1]) / names[-1]
+        try:
+            stored = stat.S_ISREG(os.lstat(final).st_mode)
+        except FileNotFoundError:
+            stored = False
+        if stored:
             self.discard()  # the same content is stored already
-            return
-        final.parent.mkdir(parents=True, exist_ok=True)
+            return final
         if self.temp is None:
             self._spill()
             self.file.close()
         assert self.temp is not None
-        os.replace(self.temp, final)  # atomic: readers see the whole file or none
+        os.replace(self.temp, final)  # atomic: readers see the whole file or none (a link planted there goes)
         self.temp = None
+        return final
 
     def memory(self) -> bytes:
         """The bytes of a value that stayed in memory."""
@@ -134,23 +161,35 @@ def _temporary(directory: Path) -> Path:
 
 
 class ValueStore:
-    """Values on the local file system under *root* (default ``./.tracker/values``, or ``$TRACKER_VALUES``)."""
+    """Values on the local file system under *root* (default ``./.tracker/values``, or ``$TRACKER_VALUES``).
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, serializer: str = "cloudpickle") -> None:
+    A value loads only if this user's tracker stored it (its MAC verifies with the user's key, see
+    docs/safety.md), unless *allow_untrusted* is true: then values stored by ml-metadata, an older
+    tracker or another user load too, from this store and whenever it is the one a load reads from.
+    Its bytes are checked against the fingerprint either way. The root and the directories and files
+    made in it are created private (0700, 0600); a root that exists already is left as it is.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        serializer: str = "cloudpickle",
+        allow_untrusted: bool = False,
+    ) -> None:
         self.root = Path(root or os.environ.get(ROOT_ENV_VAR) or DEFAULT_ROOT).expanduser().absolute()
         if serializer not in SERIALIZERS:
             raise ValueStoreError(f"unknown serializer {serializer!r}; known: {', '.join(SERIALIZERS)}")
         self._serializer: Serializer = SERIALIZERS[serializer]
+        #: Whether values without a MAC of this user's key load from this store (see the class docstring).
+        self.allow_untrusted = allow_untrusted
 
     def __repr__(self) -> str:
         return f"<tracker.ValueStore {self.root}>"
 
     def path_of(self, fingerprint: str) -> Path:
         """The file that holds the value with this fingerprint."""
-        algorithm, _, digest = fingerprint.partition(":")
-        if algorithm != ALGORITHM or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-            raise ValueStoreError(f"{fingerprint!r} is not a tracker fingerprint ('{ALGORITHM}:' and 64 hex digits)")
-        return self.root / ALGORITHM / digest[:2] / digest
+        return self.root.joinpath(*names_of(fingerprint))
 
     def put(self, value: Any, *, inline_limit: int = 0) -> StoredValue:
         """Serialize *value* into the store (once per content) and say where it is.
@@ -160,73 +199,112 @@ class ValueStore:
         Raises whatever the serializer raises for a value it cannot handle; no
         file is left behind then.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
         writer = _SpoolingWriter(self.root)
         try:
             self._serializer.dump(value, writer)  # type: ignore[arg-type]
             fingerprint = f"{ALGORITHM}:{writer.hash.hexdigest()}"
+            mac = _trust.sign(fingerprint, self._serializer.name)
             if writer.size <= inline_limit and writer.temp is None:
                 data = writer.memory()
-                return StoredValue(fingerprint, None, writer.size, self._serializer.name, data)
-            final = self.path_of(fingerprint)
-            writer.finish(final)
+                return StoredValue(fingerprint, None, writer.size, self._serializer.name, data, mac)
+            final = writer.finish(names_of(fingerprint))
         except BaseException:
             writer.discard()
             raise
-        return StoredValue(fingerprint, final.as_uri(), writer.size, self._serializer.name)
+        return StoredValue(fingerprint, final.as_uri(), writer.size, self._serializer.name, None, mac)
 
     def fingerprint(self, value: Any) -> str:
-        """The fingerprint *value* would be stored under, computed in memory (for small values)."""
-        writer = _SpoolingWriter(self.root)
-        try:
-            self._serializer.dump(value, writer)  # type: ignore[arg-type]
-        finally:
-            writer.discard()
-        return f"{ALGORITHM}:{writer.hash.hexdigest()}"
+        """The fingerprint *value* would be stored under: serialized and hashed as it comes, nothing kept."""
+        return fingerprint(value, self._serializer.name)
 
-    def get(self, fingerprint: str, serializer: str = "cloudpickle") -> Any:
-        """The value stored under *fingerprint*, after checking its bytes still match.
+    def get(
+        self,
+        fingerprint: str,
+        serializer: str = "cloudpickle",
+        *,
+        mac: str | None = None,
+        allow_untrusted: bool = False,
+    ) -> Any:
+        """The value stored under *fingerprint*, once its *mac* verifies and its bytes still match.
+
+        *mac* is the MAC recorded with the value (``StoredValue.mac``, the artifact's ``tracker_value_mac``).
+        With *allow_untrusted* (or a store made with it), a value without a valid MAC loads too.
 
         Raises:
+            UntrustedValueError: no MAC, or one this user's key does not verify; nothing was opened.
+            ValuePathError: a symbolic link, or something else than a regular file, below the root.
             ValueStoreError: no such value in this store.
             ValueIntegrityError: the file's bytes do not hash to *fingerprint*; nothing was unpickled.
         """
-        path = self.path_of(fingerprint)
-        try:
-            file = path.open("rb")
-        except FileNotFoundError:
-            raise ValueStoreError(f"no stored value {fingerprint} under {self.root}") from None
-        with file:
-            digest = new_hash()
-            for chunk in iter(lambda: file.read(_CHUNK), b""):
-                digest.update(chunk)
-            if f"{ALGORITHM}:{digest.hexdigest()}" != fingerprint:
-                raise ValueIntegrityError(
-                    f"the file {path} no longer matches its fingerprint {fingerprint}; it was changed after "
-                    "it was stored, so it was not loaded"
-                )
-            file.seek(0)
-            return _serializer(fingerprint, serializer).load(file)
+        names = names_of(fingerprint)
+        path = self.root.joinpath(*names)
+
+        def opened() -> IO[bytes]:
+            try:
+                return _paths.open_value(self.root, names)
+            except FileNotFoundError:
+                raise ValueStoreError(f"no stored value {fingerprint} under {self.root}") from None
+
+        allowed = allow_untrusted or self.allow_untrusted
+        return load_trusted(
+            opened,
+            fingerprint=fingerprint,
+            serializer=serializer,
+            mac=mac,
+            allow_untrusted=allowed,
+            what=f"the file {path}",
+        )
+
+    def load_inline(
+        self,
+        data: bytes,
+        fingerprint: str,
+        serializer: str = "cloudpickle",
+        *,
+        mac: str | None = None,
+        allow_untrusted: bool = False,
+    ) -> Any:
+        """A value kept inline, as :func:`load_inline`; this store's *allow_untrusted* counts too."""
+        return load_inline(
+            data, fingerprint, serializer, mac=mac, allow_untrusted=allow_untrusted or self.allow_untrusted
+        )
 
 
-def load_inline(data: bytes, fingerprint: str, serializer: str = "cloudpickle") -> Any:
-    """A value kept inline, after checking its bytes against *fingerprint*.
+def names_of(fingerprint: str) -> tuple[str, str, str]:
+    """The path of a value's file below its store's root: ``("blake3", "<2 hex>", "<64 hex>")``.
 
     Raises:
+        ValueStoreError: *fingerprint* is not a tracker fingerprint.
+    """
+    algorithm, _, digest = fingerprint.partition(":")
+    if algorithm != ALGORITHM or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise ValueStoreError(f"{fingerprint!r} is not a tracker fingerprint ('{ALGORITHM}:' and 64 hex digits)")
+    return ALGORITHM, digest[:2], digest
+
+
+def load_inline(
+    data: bytes,
+    fingerprint: str,
+    serializer: str = "cloudpickle",
+    *,
+    mac: str | None = None,
+    allow_untrusted: bool = False,
+) -> Any:
+    """A value kept inline (in its artifact), once its *mac* verifies and its bytes match *fingerprint*.
+
+    Raises:
+        UntrustedValueError: no MAC, or one this user's key does not verify (and not *allow_untrusted*).
         ValueIntegrityError: the bytes do not hash to *fingerprint*; nothing was unpickled.
     """
-    if f"{ALGORITHM}:{new_hash().update(data).hexdigest()}" != fingerprint:
-        raise ValueIntegrityError(
-            f"the inline value no longer matches its fingerprint {fingerprint}; it was changed after it was "
-            "stored, so it was not loaded"
-        )
-    return _serializer(fingerprint, serializer).load(io.BytesIO(data))
-
-
-def _serializer(fingerprint: str, name: str) -> Serializer:
-    if name not in SERIALIZERS:
-        raise ValueStoreError(f"value {fingerprint} was stored with unknown serializer {name!r}")
-    return SERIALIZERS[name]
+    opened = functools.partial(io.BytesIO, data)
+    return load_trusted(
+        opened,
+        fingerprint=fingerprint,
+        serializer=serializer,
+        mac=mac,
+        allow_untrusted=allow_untrusted,
+        what="the inline value",
+    )
 
 
 os.register_at_fork(after_in_child=_hasher.cache_clear)  # a forked child has none of its parent's threads
