@@ -63,6 +63,13 @@ def bench_step(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def bench_cache(session: nox.Session) -> None:
+    """A cache hit on a step with a 100 MB input, against its trivial body run tracked (not run by CI)."""
+    session.install("-e", ".", NUMPY)
+    session.run("python", "bench/cache_hit.py", *session.posargs)
+
+
+@nox.session(python="3.11")
 def bench_fixture(session: nox.Session) -> None:
     """The per-test cost of the tracker_store fixture against a plain tmp_path, in one pytest run (not run by CI)."""
     session.install("-e", ".", "pytest")

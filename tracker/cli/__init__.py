@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from tracker.cli import admin, answers, browse
+from tracker.cli import cache as cache_commands
 from tracker.cli._output import common
 
 COMMANDS = [
@@ -25,6 +26,7 @@ COMMANDS = [
     answers.models,
     answers.compare,
     answers.env,
+    cache_commands.cache,
     admin.delete,
     admin.doctor,
 ]

@@ -25,6 +25,7 @@ _lock = threading.Lock()
 _store: Store | None = None
 _values: ValueStore | None = None
 _on_error: OnError = "warn"
+_cache: Any = None  # the project's default for steps that say nothing: True, False or a tracker.Cache
 
 #: Whether steps and ``log_*`` record in the calling context (``tracker.testing.no_tracking()`` turns it off).
 enabled: ContextVar[bool] = ContextVar("tracker.enabled", default=True)
@@ -35,6 +36,7 @@ def configure(
     store: Store | str | None = None,
     values: ValueStore | str | None = None,
     on_error: OnError | None = None,
+    cache: Any = None,
     redact_names: Iterable[str] | None = None,
     redact_patterns: Iterable[str | re.Pattern[str]] | None = None,
     unredacted_names: Iterable[str] | None = None,
@@ -46,6 +48,8 @@ def configure(
     (default ``$TRACKER_VALUES`` or ``./.tracker/values``). *on_error*: what a step does
     when it cannot record: ``"warn"`` (default: a TrackerWarning, and the function's
     result or exception reaches the caller unchanged) or ``"raise"`` (a TrackerError).
+    *cache*: whether steps that do not say (``@tracker.step(cache=...)``) reuse earlier
+    results: True, False or a ``tracker.Cache(...)`` (see docs/caching.md).
 
     Secret-looking arguments and parameters are always recorded redacted (see docs/secrets.md).
     *redact_names*: more argument and parameter names whose values are redacted whole, matched
@@ -59,9 +63,13 @@ def configure(
         RedactionConfigError: a pattern that does not compile or matches empty text, or a name
             that is not a non-empty string.
     """
-    global _store, _values, _on_error
+    global _store, _values, _on_error, _cache
     if on_error is not None and on_error not in ("warn", "raise"):
         raise InvalidArgumentError(f"on_error must be 'warn' or 'raise', not {on_error!r}")
+    if cache is not None:
+        from tracker.sdk.cache import as_policy
+
+        as_policy(cache, "tracker.configure")
     redaction = None
     if redact_names is not None or redact_patterns is not None or unredacted_names is not None:
         redaction = _redact.updated(redact_names, redact_patterns, unredacted_names)  # checked before any change
@@ -72,15 +80,17 @@ def configure(
             _values = ValueStore(values) if isinstance(values, str) else values
         if on_error is not None:
             _on_error = on_error
+        if cache is not None:
+            _cache = cache
         if redaction is not None:
             _redact.use(redaction)
 
 
 def reset() -> None:
     """Forget the defaults (closing a default store tracker opened itself) and the caches."""
-    global _store, _values, _on_error
+    global _store, _values, _on_error, _cache
     with _lock:
-        _store, _values, _on_error = None, None, "warn"
+        _store, _values, _on_error, _cache = None, None, "warn", None
         _redact.use(None)
         artifacts.clear()
         registered.clear()
@@ -90,15 +100,20 @@ def reset() -> None:
 def defaults(store: Store, values: ValueStore) -> Iterator[None]:
     """Make *store* and *values* the defaults inside the block, then restore the previous defaults (and error
     policy, which the block may configure), as test fixtures need."""
-    global _store, _values, _on_error
+    global _store, _values, _on_error, _cache
     with _lock:
-        saved = _store, _values, _on_error
+        saved = _store, _values, _on_error, _cache
         _store, _values = store, values
     try:
         yield
     finally:
         with _lock:
-            _store, _values, _on_error = saved
+            _store, _values, _on_error, _cache = saved
+
+
+def cache_default() -> Any:
+    """The project's caching default (``configure(cache=...)``): True, False, a tracker.Cache, or None."""
+    return _cache
 
 
 def default_store() -> Store:

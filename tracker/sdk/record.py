@@ -21,6 +21,7 @@ from typing import Any
 
 from tracker.errors import TrackerWarning
 from tracker.sdk import _describe, _env, _redact, _state
+from tracker.sdk import cache as cache_
 from tracker.sdk.runs import Run, run_for
 from tracker.store import (
     Artifact,
@@ -62,6 +63,10 @@ class StepSpec:
     artifacts: frozenset[str] = frozenset()
     store: Store | None = None
     keep_source: bool = False
+    #: True, False, a tracker.Cache, or None for the project's default (``tracker.configure(cache=...)``)
+    cache: bool | cache_.Cache | None = None
+    #: "function", "coroutine", "generator" or "asyncgen"
+    kind: str = "function"
     signature: inspect.Signature = field(init=False)
     bound_signature: inspect.Signature = field(init=False)
     declared: dict[str, PropertyType] = field(init=False)
@@ -94,6 +99,9 @@ class Recording:
         self._yield_count = 0
         self._run: Run | None = None
         self._execution: Execution | None = None
+        self._policy: cache_.Cache | None = None
+        #: (the result,) when a cache hit made running the body unnecessary
+        self.reused: tuple[Any] | None = None
 
     # --- the start ---
 
@@ -145,13 +153,48 @@ class Recording:
                     custom[label] = _describe.as_property(value, int_bits)
         execution = Execution(type=spec.type_name, properties=properties, custom_properties=custom,
                               last_known_state=ExecutionState.RUNNING)  # fmt: skip
-        pairs, values = self._artifacts(run, inputs, EventType.INPUT)
+        policy = self._policy = cache_.policy_for(spec)
+        pairs, values, prints = self._artifacts(run, inputs, EventType.INPUT, verify=policy is not None)
+        if policy is not None and self._cached(run, policy, execution, pairs, values, prints):
+            return
         execution.id, ids, _ = store.put_execution(
             execution, pairs, [run.context_id], reuse_artifacts_by_external_id=True
         )
         self._remember(store, pairs, values, ids)
         self._execution = execution
         self.active = True
+
+    def _cached(self, run: Run, policy: cache_.Cache, execution: Execution, pairs: list[tuple[Artifact | int, Event]],
+                values: list[Any], prints: dict[str, str]) -> bool:  # fmt: skip
+        """Add the cache key to *execution*; on a hit, record it CACHED with the reused outputs and return True."""
+        spec, store = self.spec, run.store
+        parts = cache_.key_parts(spec, policy, self._instance, self._arguments(), self._args, self._kwargs,
+                                 lambda label, value: prints.get(label) or cache_.fingerprint_value(value))  # fmt: skip
+        execution.custom_properties.update(parts.properties())
+        if parts.key is None:
+            warnings.warn(f"step {spec.name!r} ran without its cache: {parts.problem}", TrackerWarning, stacklevel=6)
+            return False
+        hit, why_not = cache_.find(store, run.values, spec.type_name, parts.key, policy)
+        if hit is None:
+            if why_not:
+                execution.custom_properties[cache_.MISS] = why_not[:10_000]
+            return False
+        execution.last_known_state = ExecutionState.CACHED
+        execution.custom_properties.update(cache_.copied_properties(hit.source, spec, execution.custom_properties))
+        execution.custom_properties[cache_.CACHED_FROM] = int(hit.source.id or 0)
+        outputs: list[tuple[Artifact | int, Event]] = [
+            (int(a.id or 0), Event(type=EventType.OUTPUT, path=path)) for a, path, _ in hit.outputs
+        ]
+        execution.id, ids, _ = store.put_execution(execution, [*pairs, *outputs], [run.context_id],
+                                                   reuse_artifacts_by_external_id=True)  # fmt: skip
+        self._remember(store, pairs, values, ids[: len(pairs)])
+        for artifact, _, value in hit.outputs:
+            size = artifact.custom_properties.get("tracker_size")
+            known = _state.Known(int(artifact.id or 0), artifact.external_id, size if isinstance(size, int) else None)
+            _state.artifacts.put(store, value, known)
+        self._execution = execution
+        self.reused = (hit.result,)
+        return True
 
     def _arguments(self) -> Iterator[tuple[str | tuple[str, str | int], Any]]:
         """(name, value) of each bound argument, defaults applied; *args and **kwargs item by item."""
@@ -170,27 +213,37 @@ class Recording:
 
     # --- values to artifacts ---
 
-    def _artifacts(self, run: Run, items: list[tuple[list[str | int], Any]], event_type: EventType
-                   ) -> tuple[list[tuple[Artifact | int, Event]], list[Any]]:  # fmt: skip
-        """(artifact or id, event) pairs for values, one per distinct artifact, and the values in that order."""
+    def _artifacts(
+        self, run: Run, items: list[tuple[list[str | int], Any]], event_type: EventType, *, verify: bool = False
+    ) -> tuple[list[tuple[Artifact | int, Event]], list[Any], dict[str, str]]:
+        """(artifact or id, event) pairs for values, one per distinct artifact, the values in that order, and the
+        fingerprint of each stored value by its label (path parts joined by "_").
+
+        With *verify*, a value linked by identity is fingerprinted again even when large (caching needs it).
+        """
         pairs: list[tuple[Artifact | int, Event]] = []
         kept: list[Any] = []
+        prints: dict[str, str] = {}
         seen: set[object] = set()
         for path, value in items:
-            artifact = self._artifact(run, value, path, event_type)
+            artifact, fingerprint = self._artifact(run, value, path, event_type, verify)
+            if fingerprint is not None:
+                prints["_".join(map(str, path))] = fingerprint
             key = artifact if isinstance(artifact, int) else artifact.external_id or id(value)
             if key in seen:
                 continue  # one event per artifact and direction, as MLMD requires
             seen.add(key)
             pairs.append((artifact, Event(type=event_type, path=path)))
             kept.append(value)
-        return pairs, kept
+        return pairs, kept, prints
 
-    def _artifact(self, run: Run, value: Any, path: list[str | int], event_type: EventType) -> Artifact | int:
+    def _artifact(self, run: Run, value: Any, path: list[str | int], event_type: EventType,
+                  verify: bool = False) -> tuple[Artifact | int, str | None]:  # fmt: skip
+        """The artifact to record *value* as (an id when it is stored already), and its fingerprint if stored."""
         store = run.store
         known = _state.artifacts.get(store, value)
-        if known is not None and _unchanged(run, value, known):
-            return known.artifact_id  # passed on from an earlier step: link, don't store again
+        if known is not None and _unchanged(run, value, known, verify):
+            return known.artifact_id, known.fingerprint  # passed on from an earlier step: link, don't store again
         type_name, base_type = _describe.artifact_type_of(value)
         chosen = self.spec.output_types.get(str(path[0])) if event_type is EventType.OUTPUT else None
         if chosen is not None:
@@ -210,12 +263,13 @@ class Recording:
                 stacklevel=6,
             )
             custom["tracker_unstored_reason"] = reason
-            return Artifact(type=type_name, custom_properties=custom, state=ArtifactState.LIVE)
+            return Artifact(type=type_name, custom_properties=custom, state=ArtifactState.LIVE), None
         custom.update(tracker_size=stored.size, tracker_serializer=stored.serializer, tracker_value_mac=stored.mac)
         if stored.inline is not None:  # small: kept in the store, committed with the records, no file
             custom[INLINE_PROPERTY] = ProtoValue(INLINE_TYPE_URL, stored.inline)
-        return Artifact(type=type_name, uri=stored.uri, external_id=stored.fingerprint, state=ArtifactState.LIVE,
-                        custom_properties=custom)  # fmt: skip
+        artifact = Artifact(type=type_name, uri=stored.uri, external_id=stored.fingerprint, state=ArtifactState.LIVE,
+                            custom_properties=custom)  # fmt: skip
+        return artifact, stored.fingerprint
 
     @staticmethod
     def _remember(store: Store, pairs: list[tuple[Artifact | int, Event]], values: list[Any], ids: list[int]) -> None:
@@ -240,10 +294,24 @@ class Recording:
             try:
                 outputs: list[tuple[list[str | int], Any]] = [(["yield", i], x) for i, x in enumerate(self._yielded)]
                 outputs += _describe.split_outputs(result, self.spec.outputs)
-                self._end(ExecutionState.COMPLETE, outputs, {})
+                self._end(ExecutionState.COMPLETE, outputs, self._result_facts(result))
             except Exception as exc:
                 _state.tracking_failed(f"the outputs of step {self.spec.name!r}", exc)
         return result
+
+    def _result_facts(self, result: Any) -> dict[str, Any]:
+        """For a cached step: how to rebuild *result* from its outputs, or why it cannot be reused."""
+        if self._policy is None or cache_.KEY not in self._execution_facts():
+            return {}
+        try:
+            return {cache_.RESULT: cache_.result_shape(result, self.spec.outputs)}
+        except cache_.NotCacheable as exc:
+            reason = f"the result cannot be reused: {exc}"
+            warnings.warn(f"step {self.spec.name!r}: {reason}", TrackerWarning, stacklevel=6)
+            return {cache_.PROBLEM: reason}
+
+    def _execution_facts(self) -> dict[str, Any]:
+        return self._execution.custom_properties if self._execution is not None else {}
 
     def failed(self, exc: BaseException) -> None:
         """Record FAILED (CANCELED for KeyboardInterrupt) with the exception's type and message."""
@@ -269,7 +337,7 @@ class Recording:
         run, execution = self._run, self._execution
         if self.logged_metrics:
             outputs = [*outputs, (["metrics"], dict(self.logged_metrics))]
-        pairs, values = self._artifacts(run, outputs, EventType.OUTPUT)
+        pairs, values, _ = self._artifacts(run, outputs, EventType.OUTPUT)
         int_bits = run.store.int_bits
         execution.custom_properties.update(  # secret-looking params (and error messages) recorded redacted
             _redact.properties(
@@ -288,12 +356,15 @@ class Recording:
 RECHECK_BYTES = 1 << 20
 
 
-def _unchanged(run: Run, value: Any, known: _state.Known) -> bool:
-    """Whether a cached value may link to its artifact: small stored values must still serialize alike."""
-    if known.fingerprint is None or known.size is None or known.size > RECHECK_BYTES:
-        return True  # not stored, or large: identity decides (see docs/steps.md)
+def _unchanged(run: Run, value: Any, known: _state.Known, verify: bool = False) -> bool:
+    """Whether a value seen before may link to its artifact: small stored values (all, with *verify*) must still
+    serialize alike."""
+    if known.fingerprint is None:
+        return not verify  # not stored: identity decides, unless a cache key needs a fingerprint
+    if not verify and (known.size is None or known.size > RECHECK_BYTES):
+        return True  # large: identity decides (see docs/steps.md)
     try:
-        return run.values.fingerprint(value) == known.fingerprint
+        return cache_.fingerprint_value(value) == known.fingerprint
     except Exception:
         return False
 

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 import wrapt
 
 from tracker.errors import InvalidArgumentError
+from tracker.sdk.cache import Cache, as_policy
 from tracker.sdk.record import StepSpec, record
 from tracker.store import Store
 
@@ -39,6 +40,7 @@ def step(
     artifacts: Iterable[str] = (),
     store: Store | None = None,
     keep_source: bool = False,
+    cache: bool | Cache | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def step(
     fn: Any = None,
@@ -52,6 +54,7 @@ def step(
     artifacts: Iterable[str] = (),
     store: Store | None = None,
     keep_source: bool = False,
+    cache: bool | Cache | None = None,
 ) -> Any:
     """Record each call of *fn* as an execution in the current run.
 
@@ -73,16 +76,22 @@ def step(
         store: the store to record into (default: the current run's, else ``tracker.connect()``).
         keep_source: also record the function's source with each execution (custom property
             ``tracker_source``), so that ``tracker.testing.replay(..., code="recorded")`` can run it later.
+        cache: reuse the recorded result of an earlier call with the same arguments, code and
+            environment instead of running the body: True, a ``tracker.Cache(...)`` (what to ignore,
+            a salt, a key function, a maximum age), False, or None for the project's default
+            (``tracker.configure(cache=...)``). Generator steps are never cached. See docs/caching.md.
 
     Put ``@tracker.step`` above ``@classmethod`` and ``@staticmethod``.
     """
     if fn is None:  # used as @step(...)
         return functools.partial(step, name=name, type_name=type_name, outputs=outputs, output_types=output_types,
-                                 params=params, artifacts=artifacts, store=store, keep_source=keep_source)  # fmt: skip
+                                 params=params, artifacts=artifacts, store=store, keep_source=keep_source,
+                                 cache=cache)  # fmt: skip
     target = getattr(fn, "__func__", fn)  # see through classmethod / staticmethod
     if not callable(target):
         raise InvalidArgumentError(f"@tracker.step decorates functions and methods, not {type(fn).__name__}")
     step_name = name or target.__qualname__
+    policy = as_policy(cache, f"step {step_name!r}")
     names = (outputs,) if isinstance(outputs, str) else tuple(outputs) if outputs is not None else None
     spec = StepSpec(
         target,
@@ -94,12 +103,25 @@ def step(
         frozenset(artifacts),
         store,
         keep_source,
+        policy,
+        _kind(target),
     )
     unknown = (spec.params | spec.artifacts) - set(spec.signature.parameters)
     if unknown:
         raise InvalidArgumentError(
             f"step {step_name!r} names {', '.join(sorted(unknown))} in params/artifacts, but its parameters are "
             f"{', '.join(spec.signature.parameters) or 'none'}"
+        )
+    ignored = set(policy.ignore) - set(spec.signature.parameters) - {"self"} if isinstance(policy, Cache) else set()
+    if ignored:
+        raise InvalidArgumentError(
+            f"step {step_name!r}: Cache(ignore=...) names {', '.join(sorted(ignored))}, but its parameters are "
+            f"{', '.join(spec.signature.parameters) or 'none'}"
+        )
+    if policy and spec.kind in ("generator", "asyncgen"):
+        raise InvalidArgumentError(
+            f"step {step_name!r} is a generator, and generator steps are not cached (their items stream to the "
+            "caller as they come); cache the step that consumes them instead"
         )
     wrapper = StepFunction(fn, functools.partial(_WRAPPERS[_kind(target)], spec))
     _DECORATED[(getattr(target, "__module__", None) or "", target.__qualname__)] = wrapper
@@ -118,6 +140,8 @@ def _kind(target: Callable[..., Any]) -> str:
 
 def _function(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     with record(spec, instance, args, kwargs) as rec:
+        if rec.reused is not None:
+            return rec.reused[0]
         return rec.returned(wrapped(*args, **kwargs))
     raise AssertionError("unreachable")  # pragma: no cover - record() re-raises; mypy cannot see it
 
@@ -125,6 +149,8 @@ def _function(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...]
 async def _coroutine(spec: StepSpec, wrapped: Any, instance: Any, args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> Any:  # fmt: skip
     with record(spec, instance, args, kwargs) as rec:
+        if rec.reused is not None:
+            return rec.reused[0]
         return rec.returned(await wrapped(*args, **kwargs))
 
 
