@@ -28,6 +28,7 @@ COMMANDS = [
     answers.env,
     cache_commands.cache,
     admin.delete,
+    admin.recover,
     admin.doctor,
 ]
 

@@ -1,4 +1,4 @@
-"""``tracker delete`` and ``tracker doctor``."""
+"""``tracker delete``, ``tracker doctor`` and ``tracker recover``."""
 
 from __future__ import annotations
 
@@ -93,3 +93,36 @@ def doctor() -> None:
         table(["fact", "value"], rows)
 
     emit(info, text)
+
+
+@click.command()
+@click.option("--stale-after", type=float, default=None, metavar="SECONDS",
+              help="Abandon another host's records after this long without a heartbeat (default 600).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Say what would be marked; change nothing.")
+@common
+def recover(stale_after: float | None, dry_run: bool) -> None:
+    """Mark the steps and runs left RUNNING by a process that died as CANCELED, with the reason.
+
+    A record of this host is abandoned when its process has ended (a live one never is); a record
+    of another host when its heartbeat stopped for --stale-after seconds. Tracker also does this
+    when a process first records into the store.
+    """
+    from tracker.sdk._liveness import recover as recover_store
+
+    with opened() as store:
+        found = recover_store(store, stale_after=stale_after, dry_run=dry_run)
+    data = {
+        "dry_run": dry_run,
+        "executions": [{"id": i, "reason": reason} for i, reason in found.executions],
+        "runs": [{"id": i, "reason": reason} for i, reason in found.runs],
+    }
+
+    def text() -> None:
+        verb = "would mark" if dry_run else "marked"
+        if not found.executions and not found.runs:
+            click.echo("nothing to recover: no RUNNING record of a process that is gone")
+        for kind, rows in (("execution", found.executions), ("run", found.runs)):
+            for i, reason in rows:
+                click.echo(f"{verb} {kind} {i} CANCELED: {reason}")
+
+    emit(data, text)

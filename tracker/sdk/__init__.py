@@ -1,6 +1,7 @@
 """The fluent layer: ``@step``, ``run``, ``log_*`` and ``load`` over an explicit Store."""
 
 from tracker.sdk._describe import register_artifact_type
+from tracker.sdk._liveness import Recovered, recover
 from tracker.sdk._state import configure
 from tracker.sdk.cache import Cache
 from tracker.sdk.explain import CacheDifference, CacheExplanation, explain_cache, invalidate_cache
@@ -13,6 +14,7 @@ __all__ = [
     "Cache",
     "CacheDifference",
     "CacheExplanation",
+    "Recovered",
     "Run",
     "RunHandle",
     "attach",
@@ -23,6 +25,7 @@ __all__ = [
     "load",
     "log_metrics",
     "log_params",
+    "recover",
     "register_artifact_type",
     "run",
     "step",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.errors import TrackerWarning
-from tracker.sdk import _describe, _env, _redact, _state
+from tracker.sdk import _describe, _env, _liveness, _redact, _state
 from tracker.sdk import cache as cache_
 from tracker.sdk.runs import Run, run_for
 from tracker.store import (
@@ -125,7 +125,8 @@ class Recording:
         int_bits = store.int_bits
         _state.ensure_type(store, ExecutionType(spec.type_name, dict(spec.declared)))
         properties: dict[str, Any] = {}
-        custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name}
+        custom: dict[str, Any] = {**_env.process_facts(), **_env.source_facts(spec.func), "tracker_step": spec.name,
+                                  _liveness.OWNER: _liveness.owner()}  # fmt: skip
         if spec.keep_source:
             source = _env.source_text(spec.func)
             if source is not None:
@@ -163,6 +164,13 @@ class Recording:
         self._remember(store, pairs, values, ids)
         self._execution = execution
         self.active = True
+        _liveness.heartbeat.add(store, execution=execution.id, cancel=self._cancel)
+        _liveness.watch_signals()
+
+    def _cancel(self, reason: str) -> None:
+        """Record CANCELED: a signal is ending the process while the body runs."""
+        if self.active:
+            self._end(ExecutionState.CANCELED, [], {"tracker_error_type": "signal", "tracker_error_message": reason})
 
     def _cached(self, run: Run, policy: cache_.Cache, execution: Execution, pairs: list[tuple[Artifact | int, Event]],
                 values: list[Any], prints: dict[str, str]) -> bool:  # fmt: skip
@@ -335,6 +343,13 @@ class Recording:
         assert self._run is not None and self._execution is not None
         self.active = False
         run, execution = self._run, self._execution
+        try:
+            self._write_end(run, execution, state, outputs, facts)
+        finally:
+            _liveness.heartbeat.remove(run.store, execution=execution.id)
+
+    def _write_end(self, run: Run, execution: Execution, state: ExecutionState,
+                   outputs: list[tuple[list[str | int], Any]], facts: dict[str, Any]) -> None:  # fmt: skip
         if self.logged_metrics:
             outputs = [*outputs, (["metrics"], dict(self.logged_metrics))]
         pairs, values, _ = self._artifacts(run, outputs, EventType.OUTPUT)

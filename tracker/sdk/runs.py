@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tracker.errors import AlreadyExistsError, InvalidArgumentError, NoActiveRunError
-from tracker.sdk import _redact, _state
+from tracker.sdk import _liveness, _redact, _state
 from tracker.sdk._describe import as_property
 from tracker.store import Context, ContextType, ParentContext, Store
 from tracker.values import ValueStore
@@ -66,11 +66,15 @@ class Run:
         props: dict[str, Any] = {}  # gets tracker_redacted when a property looks secret
         props.update(_redact.properties(given, props))
         props["tracker_status"] = "running"
+        props[_liveness.OWNER] = _liveness.owner()
         if pipeline:
             props["tracker_pipeline"] = pipeline
         wanted = name or f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        _liveness.recover_once(store)  # runs and steps an earlier process left RUNNING when it died
         context_id, final = _create_unique(store, wanted, props)
         run = cls(store, values, context_id, final, parent, props)
+        _liveness.heartbeat.add(store, context=context_id, cancel=lambda reason: run.finish("canceled", reason))
+        _liveness.watch_signals()
         links = [ParentContext(context_id, parent.context_id)] if parent is not None else []
         if pipeline:
             _state.ensure_type(store, ContextType(PIPELINE_TYPE))
@@ -80,11 +84,18 @@ class Run:
             store.put_parent_contexts(links)
         return run
 
-    def finish(self, status: Status) -> None:
-        """Record how the run ended."""
+    def finish(self, status: Status, reason: str | None = None) -> None:
+        """Record how the run ended (and why, for a run a signal ended)."""
+        if self.status != "running":
+            return  # ended already (by a signal, while the block was unwinding)
         self.status = status
         self.properties["tracker_status"] = status
-        self._save()
+        if reason is not None:
+            self.properties["tracker_end_reason"] = reason
+        try:
+            self._save()
+        finally:
+            _liveness.heartbeat.remove(self.store, context=self.context_id)
 
     def log(self, values: dict[str, Any], *, metrics: bool = False) -> None:
         """Add custom properties to the run's context (``tracker.log_params`` / ``log_metrics`` outside a step).

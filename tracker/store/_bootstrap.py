@@ -8,6 +8,9 @@ database at once create the schema exactly once: the race MLMD users meet as
 
 from __future__ import annotations
 
+import contextlib
+import random
+import time
 from typing import Any
 
 from tracker.errors import SchemaError, SchemaVersionError
@@ -44,12 +47,29 @@ def ensure_schema(backend: Backend, where: str) -> None:
         if backend.name == "sqlite":
             # Only now that the file is known to be a store: WAL is saved in the file, and
             # lets readers and one writer work at once. (A no-op for in-memory databases.)
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(backend, cursor)
     except BaseException:
         conn.rollback()
         raise
     finally:
         conn.close()
+
+
+def _use_wal(backend: Backend, cursor: Any) -> None:
+    """Switch a SQLite file to WAL. The switch needs the file to itself and SQLite does not wait for that:
+    a process opening the store at the same moment makes it fail, so wait and try again (or find it done)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except backend.dbapi.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.01 + 0.04 * random.random())
+        with contextlib.suppress(backend.dbapi.OperationalError):
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return  # another process switched it
 
 
 def _lock(backend: Backend, cursor: Any) -> None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 
 from tracker.errors import InvalidArgumentError, StoreClosedError
 from tracker.store import _edges as edges
@@ -505,6 +505,26 @@ class Store:
         """Make contexts children of others. A duplicate link or a cycle is refused."""
         links = _listed(parent_contexts, ParentContext, "put_parent_contexts")
         self._write(lambda tx: edges.put_parent_contexts(tx, links), "put_parent_contexts")
+
+    def touch(self, *, executions: Sequence[int] = (), contexts: Sequence[int] = ()) -> None:
+        """Set the last update time of these executions and contexts to now, and change nothing else.
+
+        This is a heartbeat: a RUNNING execution whose process is alive keeps it recent (see
+        ``tracker.recover``). Ids that do not exist are ignored.
+        """
+        wanted = [(kind, sorted(set(map(int, ids)))) for kind, ids in ((nodes.EXECUTION, executions),
+                                                                        (nodes.CONTEXT, contexts)) if ids]  # fmt: skip
+
+        def write(tx: Tx) -> None:
+            now = _now()
+            for kind, ids in wanted:
+                t = kind.table
+                stmt = tx.backend.prepared(("touch", kind.word), lambda t=t: update(t).where(  # type: ignore[misc]
+                    t.c.id == bindparam("node_id")).values(last_update_time_since_epoch=bindparam("now")))  # fmt: skip
+                tx.executemany(stmt, [{"node_id": i, "now": now} for i in ids])
+
+        if wanted:
+            self._write(write, "touch")
 
     def put_execution(
         self,
