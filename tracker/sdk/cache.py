@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -244,17 +246,11 @@ def _plain_key(value: Any) -> bool:
 fingerprint_value = fingerprint
 
 
-_package_cache: dict[str, dict[str, str]] = {}
-
-
+@functools.lru_cache(maxsize=1024)
 def _packages(module_name: str) -> dict[str, str]:
-    found = _package_cache.get(module_name)
-    if found is None:
-        import sys
-
-        module = sys.modules.get(module_name)
-        found = _package_cache[module_name] = _env._packages_of(module) if module is not None else {}
-    return found
+    """The installed packages a first-party module imports, with their versions (once per module and process)."""
+    module = sys.modules.get(module_name)
+    return _env._packages_of(module) if module is not None else {}
 
 
 # --- the lookup ---
