@@ -425,14 +425,15 @@ def test_benign_text_is_left_alone() -> None:
 
 
 def test_pathological_text_is_scanned_in_linear_time() -> None:
-    """No shape backtracks badly: 100 kB of near-misses scans in well under a second."""
+    """No shape backtracks badly: 100 kB of near-misses scans in milliseconds (bound generous for loaded machines;
+    a backtracking pattern takes minutes here)."""
     import time
 
     for text in ["a-" * 50_000, "sk-" * 33_000, "key=" * 25_000, "http://u:" + "p@" * 50_000, "--password " * 9000,
                  "password='" * 10_000, "-----BEGIN PRIVATE KEY-----" * 4000, ":" * 100_000]:  # fmt: skip
         start = time.perf_counter()
         _redact.scan(text)
-        assert time.perf_counter() - start < 1.0, text[:20]
+        assert time.perf_counter() - start < 10.0, text[:20]
 
 
 # --- configuration ---

@@ -91,3 +91,63 @@ def test_a_forked_child_opens_its_own_connections(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert [c.name for c in store.get_contexts()] == ["from-child"]
     store.close()
+
+
+def test_close_waits_for_a_call_running_in_another_thread(store: tracker.Store, store_url: str) -> None:
+    """close() from one thread while another's call waits on a lock: the call finishes, then the connections
+    go, and none is left open for the garbage collector (a ResourceWarning before)."""
+    import gc
+    import threading
+    import time
+    import warnings
+
+    from sqlalchemy import create_engine
+
+    from tracker.store._engine import resolve_url
+
+    (execution_id,) = store.put_executions([tracker.Execution(type=store_type(store))])
+    engine = create_engine(resolve_url(store_url))
+    holder = engine.raw_connection()
+    cursor = holder.cursor()
+    if store.backend == "sqlite":
+        cursor.execute("BEGIN IMMEDIATE")  # the write lock: touch() waits for it
+    else:
+        if store.backend == "postgresql":
+            cursor.execute("BEGIN")
+        else:
+            cursor.execute("START TRANSACTION")
+        cursor.execute(f"SELECT id FROM Execution WHERE id = {execution_id} FOR UPDATE")
+    failures: list[BaseException] = []
+
+    def touch() -> None:
+        try:
+            store.touch(executions=[execution_id])
+        except BaseException as exc:  # reported by the test
+            failures.append(exc)
+
+    toucher, closer = threading.Thread(target=touch), threading.Thread(target=store.close)
+    try:
+        toucher.start()
+        time.sleep(0.5)  # the touch is waiting for the lock
+        closer.start()
+        time.sleep(0.5)
+        assert closer.is_alive(), "close() returned while a call was still running"
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+    toucher.join(30)
+    closer.join(30)
+    assert not failures and not toucher.is_alive() and not closer.is_alive()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    with pytest.raises(StoreClosedError):
+        store.get_executions()
+
+
+def store_type(store: tracker.Store) -> str:
+    """An execution type in *store* (made if missing)."""
+    store.put_execution_type(tracker.ExecutionType("Step"))
+    return "Step"

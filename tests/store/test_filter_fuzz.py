@@ -53,8 +53,10 @@ FUZZ: dict[str, Any] = {
     "database": None,
     "suppress_health_check": [HealthCheck.too_slow],
 }
-#: The most a refused filter may take, in seconds (it is refused before any SQL runs).
-FAST = 1.0
+#: The most a refused filter may take, in seconds. It is refused before any SQL runs, in milliseconds on a
+#: quiet machine; the bound is generous so that a loaded CI machine never fails it, while a parser that
+#: backtracks or recurses without bound (minutes on these inputs) still does.
+FAST = 10.0
 
 INT, DOUBLE, STRING, BOOLEAN = PropertyType.INT, PropertyType.DOUBLE, PropertyType.STRING, PropertyType.BOOLEAN
 ALL_PROPS = {"i": INT, "d": DOUBLE, "s": STRING, "b": BOOLEAN}
@@ -749,7 +751,7 @@ DEEP = [
 
 @pytest.mark.parametrize("text", DEEP, ids=lambda t: f"{t[:12]!r}..{len(t)}")
 def test_deep_or_huge_filters_fail_fast(sqlite_store: tracker.Store, text: str) -> None:
-    """Nesting far past any limit, and a megabyte of text, raise FilterError in well under a second."""
+    """Nesting far past any limit, and a megabyte of text, raise FilterError quickly."""
     for method in (sqlite_store.get_artifacts, sqlite_store.get_executions, sqlite_store.get_contexts):
         start = time.perf_counter()
         with pytest.raises(FilterError):

@@ -153,20 +153,23 @@ class Heartbeat:
         while True:
             self._wake.wait(interval())
             self._wake.clear()
-            with self._lock:
-                work = [(key, live.store(), list(live.executions), list(live.contexts))
-                        for key, live in self._live.items()]  # fmt: skip
-            for key, store, executions, contexts in work:
-                try:
-                    if store is None:
-                        raise StoreClosedError("collected")
-                    store.touch(executions=executions, contexts=contexts)
-                except StoreClosedError:
-                    with self._lock:  # closed or gone: nothing to beat for there any more
-                        if key in self._live and self._live[key].store() is store:
-                            del self._live[key]
-                except Exception:  # unreachable now: its records go stale, and the next beat tries again
-                    pass
+            self._beat_once()  # a call of its own: no store stays referenced while the thread waits
+
+    def _beat_once(self) -> None:
+        with self._lock:
+            work = [(key, live.store(), list(live.executions), list(live.contexts))
+                    for key, live in self._live.items()]  # fmt: skip
+        for key, store, executions, contexts in work:
+            try:
+                if store is None:
+                    raise StoreClosedError("collected")
+                store.touch(executions=executions, contexts=contexts)
+            except StoreClosedError:
+                with self._lock:  # closed or gone: nothing to beat for there any more
+                    if key in self._live and self._live[key].store() is store:
+                        del self._live[key]
+            except Exception:  # unreachable now: its records go stale, and the next beat tries again
+                pass
 
     def beat_now(self) -> None:
         """Wake the thread for a beat now (tests)."""

@@ -7,6 +7,7 @@ order of their input. Method names follow ml-metadata's ``MetadataStore``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
@@ -45,6 +46,9 @@ T = TypeVar("T")
 N = TypeVar("N", bound=_Node)
 TT = TypeVar("TT", bound=_Type)
 
+#: Seconds close() waits for calls running in other threads.
+CLOSE_WAIT = 60.0
+
 
 def _now() -> int:
     return time.time_ns() // 1_000_000
@@ -77,6 +81,10 @@ class Store:
             release(engine)
             raise
         self._types = TypeRegistry()
+        # Calls in flight, so that close() (from another thread: the heartbeat's, say) waits for them: a
+        # connection handed back to a pool already disposed would never be closed.
+        self._calls = threading.Condition()
+        self._in_flight = 0
 
     @property
     def backend(self) -> str:
@@ -119,10 +127,16 @@ class Store:
         return self._read(read, "read the store's description")
 
     def close(self) -> None:
-        """Release the database connections; later calls raise StoreClosedError."""
-        if self._backend is not None:
-            release(self._backend.engine)
-            self._backend = None
+        """Release the database connections; later calls raise StoreClosedError.
+
+        Calls running in other threads are waited for (up to a minute) before the connections go.
+        """
+        with self._calls:
+            backend, self._backend = self._backend, None
+            if backend is None:
+                return
+            self._calls.wait_for(lambda: self._in_flight == 0, timeout=CLOSE_WAIT)
+        release(backend.engine)
 
     def __enter__(self) -> Store:
         return self
@@ -139,12 +153,24 @@ class Store:
             raise StoreClosedError(f"the store at {self.url} is closed; open it again with tracker.connect()")
         return self._backend
 
+    def _run(self, fn: Callable[[Tx], T], *, write: bool, what: str) -> T:
+        with self._calls:
+            backend = self._open()
+            self._in_flight += 1
+        try:
+            return run(backend, fn, write=write, what=what)
+        finally:
+            with self._calls:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._calls.notify_all()
+
     def _read(self, fn: Callable[[Tx], T], what: str) -> T:
-        return run(self._open(), fn, write=False, what=what)
+        return self._run(fn, write=False, what=what)
 
     def _write(self, fn: Callable[[Tx], T], what: str) -> T:
         try:
-            return run(self._open(), fn, write=True, what=what)
+            return self._run(fn, write=True, what=what)
         except BaseException:
             self._types.clear()  # the cache may hold rows the rollback removed
             raise
