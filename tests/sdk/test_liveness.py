@@ -34,6 +34,10 @@ def slow(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
 
+# Python raises KeyboardInterrupt on SIGINT only if SIGINT was not ignored when it started, and a shell
+# starts background jobs with SIGINT ignored: behave as a program started from a terminal, however started.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 if os.environ.get("OWN_HANDLER"):
     def handler(signum, frame):
         print("own handler", flush=True)
