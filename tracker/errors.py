@@ -15,14 +15,18 @@ The hierarchy::
      |    +-- TypeConflictError    a type redeclared with a property of another kind
      |    +-- FilterError          a filter query that does not parse, or names what does not exist
      +-- ConcurrencyError          a write that kept conflicting with other writers
+     +-- DatabaseError             a database call that failed: the connection went away, or the server failed it
+     |    +-- CommitUnknownError   a write whose COMMIT failed and that cannot be retried safely: recorded or not
      +-- ValueStoreError           a stored value that cannot be written or read back
      |    +-- ValueIntegrityError  a stored value whose bytes no longer match its fingerprint
      |    |    +-- UntrustedValueError  a stored value whose MAC is missing or does not verify with your key
      |    +-- ValuePathError       an artifact URI or value path that is not inside the value store's root
+     |    +-- ValueWriteError      a value the value store could not write: a full disk, an I/O error, a permission
      +-- NoActiveRunError          a run-level call made outside any run or step
      +-- ReplayError               a recorded execution that cannot be replayed (tracker.testing)
      +-- LineageAssertionError     a lineage assertion that does not hold (also AssertionError)
      +-- OutputMismatchError       outputs that differ from the record, or between two runs (also AssertionError)
+     +-- TrackingError             a step call that could not be recorded (raised with on_error="raise")
 
     TrackerWarning                 tracking could not record something; the user's code went on
 
@@ -36,8 +40,10 @@ from typing import Any
 
 __all__ = [
     "AlreadyExistsError",
+    "CommitUnknownError",
     "ConcurrencyError",
     "ConfigurationError",
+    "DatabaseError",
     "FilterError",
     "InvalidArgumentError",
     "LineageAssertionError",
@@ -52,11 +58,13 @@ __all__ = [
     "ReplayError",
     "TrackerError",
     "TrackerWarning",
+    "TrackingError",
     "TypeConflictError",
     "UntrustedValueError",
     "ValueIntegrityError",
     "ValuePathError",
     "ValueStoreError",
+    "ValueWriteError",
 ]
 
 
@@ -205,6 +213,60 @@ class RedactionConfigError(ConfigurationError, ValueError):
     def __init__(self, message: str, entry: Any = None) -> None:
         super().__init__(message)
         self.entry = entry
+
+
+class DatabaseError(TrackerError):
+    """A database call failed for a reason of the database's own: its connection went away (and kept going
+    away when the call was tried again), or the server or its disk failed the statement. The transaction was
+    rolled back, and a connection that went away is not used again.
+
+    .. versionadded:: 0.1
+    """
+
+
+class CommitUnknownError(DatabaseError):
+    """The COMMIT of a write failed (the connection went away while committing, say), and the write is not one
+    that can be tried again safely: it may or may not be recorded. Look before writing it again.
+
+    Writes that recognise their own earlier commit are tried again instead: ``put_execution`` of an execution
+    with an id or an ``external_id`` (steps give theirs one), type and context get-or-create, updates,
+    context links and heartbeats.
+
+    .. versionadded:: 0.1
+    """
+
+
+class ValueWriteError(ValueStoreError):
+    """The value store could not write a value: the disk is full, a file is over the size limit, an I/O error,
+    a permission. It is the store that failed, not the value; no file of it was left behind.
+
+    Attributes:
+        path: the file or directory that could not be written.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class TrackingError(TrackerError):
+    """A step call could not be recorded: its start, its outputs or its end. The message says what failed
+    (the cause is chained) and what was recorded instead. With ``tracker.configure(on_error="raise")`` it is
+    raised; with the default ``"warn"``, its message is the TrackerWarning's.
+
+    Attributes:
+        step_name: the step whose call it is.
+        execution_id: the execution recording the call, if its start was recorded.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, message: str, step_name: str = "", execution_id: int | None = None) -> None:
+        super().__init__(message)
+        self.step_name = step_name
+        self.execution_id = execution_id
 
 
 class TrackerWarning(UserWarning):

@@ -8,19 +8,23 @@ connection. :class:`Tx` is one transaction on such a connection.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, Table, bindparam, insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ClauseElement
 
 from tracker.errors import (
     AlreadyExistsError,
+    CommitUnknownError,
     ConcurrencyError,
+    DatabaseError,
     InvalidArgumentError,
     TrackerError,
 )
@@ -120,13 +124,19 @@ def insert_into(backend: Backend, table: Table) -> ClauseElement:
 
 
 class Tx:
-    """One open transaction on a pooled DBAPI connection."""
+    """One open transaction on a pooled DBAPI connection.
 
-    __slots__ = ("_savepoints", "backend", "cursor")
+    ``maybe_committed`` is true when an earlier attempt of the same transaction
+    failed in its COMMIT, which may have gone through: the writes must then
+    recognise their own rows instead of adding them twice (see :func:`run`).
+    """
 
-    def __init__(self, backend: Backend, cursor: Any) -> None:
+    __slots__ = ("_savepoints", "backend", "cursor", "maybe_committed")
+
+    def __init__(self, backend: Backend, cursor: Any, maybe_committed: bool = False) -> None:
         self.backend = backend
         self.cursor = cursor
+        self.maybe_committed = maybe_committed
         self._savepoints = 0
 
     def execute(self, stmt: Prepared, params: Mapping[str, Any] | None = None) -> Any:
@@ -169,48 +179,123 @@ class Tx:
         self.cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
 
 
-def run(backend: Backend, fn: Callable[[Tx], T], *, write: bool, what: str) -> T:
-    """Run *fn* in one transaction; retry it when it loses a lock or deadlock race.
+#: How often a transaction is tried when its connection goes away (or cannot be made, or fails in COMMIT).
+LOST_ATTEMPTS = 3
 
-    Driver errors that are not races become typed errors: a unique key
-    violation is AlreadyExistsError, a value the column cannot hold is
-    InvalidArgumentError. The transaction is rolled back before anything raises.
+#: Seconds to wait before trying again, after the first and the second lost connection.
+LOST_PAUSES = (0.05, 0.5)
+
+_sleep = time.sleep  # tests make the waits instant
+
+
+class Idempotent(Generic[T]):
+    """A transaction body that is safe to run again after a COMMIT that may have gone through: with
+    ``tx.maybe_committed`` it finds the rows an earlier run of it wrote instead of writing them twice."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Tx], T]) -> None:
+        self.fn = fn
+
+    def __call__(self, tx: Tx) -> T:
+        return self.fn(tx)
+
+
+def run(backend: Backend, fn: Callable[[Tx], T], *, write: bool, what: str) -> T:
+    """Run *fn* in one transaction; retry it when it loses a lock or deadlock race, or its connection.
+
+    A transaction that lost a race is rolled back by the database: it runs again, up to
+    MAX_ATTEMPTS times. One whose connection went away, or could not be made, is rolled back
+    too (a connection that went away is discarded, not pooled again): it runs again on a new
+    connection, up to LOST_ATTEMPTS times. A COMMIT that fails may have gone through (the
+    connection can drop after the server committed): an :class:`Idempotent` *fn* (or a read)
+    runs again with ``tx.maybe_committed`` set, and must then find what it wrote rather than
+    write it twice; any other raises CommitUnknownError.
+
+    Driver errors that are not races become typed errors: a unique key violation is
+    AlreadyExistsError, a value the column cannot hold is InvalidArgumentError, the rest
+    DatabaseError. The transaction is rolled back before anything raises.
     """
     dbapi = backend.dbapi
+    idempotent = isinstance(fn, Idempotent) or not write  # a read commits nothing
+    maybe_committed = False
+    lost = 0
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        conn = backend.engine.raw_connection()
+        try:
+            conn = backend.engine.raw_connection()
+        except SQLAlchemyError as exc:  # the database cannot be reached (SQLAlchemy wraps the driver's error)
+            lost += 1
+            if lost < LOST_ATTEMPTS:
+                _sleep(LOST_PAUSES[lost - 1])
+                continue
+            raise DatabaseError(
+                f"{what}: cannot connect to the database ({lost} attempts): {_first_line(exc)}"
+            ) from exc
+        cursor = None
+        committing = False
         try:
             cursor = conn.cursor()
             if backend.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            result = fn(Tx(backend, cursor))
+            result = fn(Tx(backend, cursor, maybe_committed))
+            committing = True
             conn.commit()
             return result
         except BaseException as exc:
-            _rollback(conn)
+            gone = isinstance(exc, dbapi.Error) and _gone(backend, exc, conn, cursor)
+            if cursor is not None:  # an SQLite connection closed under a live statement keeps its lock until then
+                with contextlib.suppress(Exception):
+                    cursor.close()
+            _rollback(conn, gone)
             if isinstance(exc, TrackerError) or not isinstance(exc, dbapi.Error):
                 raise
-            if backend.transient(exc) and attempt < MAX_ATTEMPTS:
-                time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
-                continue
-            if backend.transient(exc):
+            if backend.transient(exc):  # a lost race: rolled back, in COMMIT too
+                if attempt < MAX_ATTEMPTS:
+                    _sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+                    continue
                 raise ConcurrencyError(
                     f"{what} kept conflicting with concurrent writers ({attempt} attempts): {exc}"
                 ) from exc
+            if committing and not idempotent:
+                raise CommitUnknownError(
+                    f"{what}: the COMMIT failed ({_first_line(exc)}), and it may have gone through: the write may "
+                    "or may not be recorded; look before writing it again"
+                ) from exc
+            if committing or gone:
+                maybe_committed = maybe_committed or committing
+                lost += 1
+                if lost < LOST_ATTEMPTS:
+                    _sleep(LOST_PAUSES[lost - 1])
+                    continue
+                happened = "the COMMIT failed" if committing else "the connection to the database was lost"
+                raise DatabaseError(f"{what}: {happened} ({lost} attempts): {_first_line(exc)}") from exc
             if isinstance(exc, dbapi.IntegrityError):
                 raise AlreadyExistsError(f"{what}: {_first_line(exc)}") from exc
             if _is_value_error(exc, dbapi):
                 raise InvalidArgumentError(f"{what}: the database refused a value: {_first_line(exc)}") from exc
-            raise
+            raise DatabaseError(f"{what}: the database failed: {_first_line(exc)}") from exc
         finally:
             conn.close()
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def _rollback(conn: Any) -> None:
+def _gone(backend: Backend, exc: BaseException, conn: Any, cursor: Any) -> bool:
+    """Whether *exc* says the connection went away (SQLAlchemy's test for each driver)."""
     try:
-        conn.rollback()
-    except Exception:
+        return bool(backend.engine.dialect.is_disconnect(exc, conn.dbapi_connection, cursor))  # type: ignore[arg-type]
+    except Exception:  # an error while asking: take the connection for lost
+        return True
+
+
+def _rollback(conn: Any, gone: bool = False) -> None:
+    """Roll back; a connection that went away, or cannot roll back, is closed and never pooled again."""
+    if not gone:
+        try:
+            conn.rollback()
+            return
+        except Exception:
+            pass
+    with contextlib.suppress(Exception):
         conn.invalidate()
 
 

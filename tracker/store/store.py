@@ -24,7 +24,7 @@ from tracker.store._bootstrap import ensure_schema
 from tracker.store._engine import acquire, release, resolve_url, shown
 from tracker.store._lineage import LineageGraph
 from tracker.store._query import Page
-from tracker.store._sql import Backend, Tx, run
+from tracker.store._sql import Backend, Idempotent, Tx, run
 from tracker.store._types import TypeRegistry
 from tracker.store.entities import (
     Artifact,
@@ -168,9 +168,11 @@ class Store:
     def _read(self, fn: Callable[[Tx], T], what: str) -> T:
         return self._run(fn, write=False, what=what)
 
-    def _write(self, fn: Callable[[Tx], T], what: str) -> T:
+    def _write(self, fn: Callable[[Tx], T], what: str, *, idempotent: bool = False) -> T:
+        """Run a write; *idempotent*: running *fn* again after a COMMIT that may have gone through writes
+        nothing twice (see ``_sql.run``)."""
         try:
-            return self._run(fn, write=True, what=what)
+            return self._run(Idempotent(fn) if idempotent else fn, write=True, what=what)
         except BaseException:
             self._types.clear()  # the cache may hold rows the rollback removed
             raise
@@ -180,7 +182,9 @@ class Store:
     def _put_type(self, declared: _Type, cls: type[_Type]) -> int:
         if not isinstance(declared, cls):
             raise InvalidArgumentError(f"expected {cls.__name__}, got {type(declared).__name__}")
-        return self._write(lambda tx: self._types.put(tx, declared), f"put {cls.__name__} {declared.name!r}")
+        return self._write(
+            lambda tx: self._types.put(tx, declared), f"put {cls.__name__} {declared.name!r}", idempotent=True
+        )
 
     def put_artifact_type(self, artifact_type: ArtifactType) -> int:
         """Get or create an artifact type; new properties are added. Returns its id.
@@ -260,7 +264,10 @@ class Store:
 
     def _put(self, kind: nodes.NodeKind, records: Sequence[_Node], method: str, reuse: bool = False) -> list[int]:
         batch = _listed(records, kind.cls, method)
-        return self._write(lambda tx: nodes.put(tx, self._types, kind, batch, _now(), reuse_existing=reuse), method)
+        again = reuse or all(node.id is not None for node in batch)  # get-or-create and updates: safe to run again
+        return self._write(
+            lambda tx: nodes.put(tx, self._types, kind, batch, _now(), reuse_existing=reuse), method, idempotent=again
+        )
 
     def put_artifacts(self, artifacts: Sequence[Artifact]) -> list[int]:
         """Insert artifacts without an id and update those with one; ids in input order.
@@ -525,7 +532,7 @@ class Store:
         """Link artifacts and executions to contexts; links that exist are left as they are."""
         a = _listed(attributions, Attribution, "put_attributions_and_associations")
         b = _listed(associations, Association, "put_attributions_and_associations")
-        self._write(lambda tx: edges.link(tx, a, b), "put_attributions_and_associations")
+        self._write(lambda tx: edges.link(tx, a, b), "put_attributions_and_associations", idempotent=True)
 
     def put_parent_contexts(self, parent_contexts: Sequence[ParentContext]) -> None:
         """Make contexts children of others. A duplicate link or a cycle is refused."""
@@ -550,7 +557,7 @@ class Store:
                 tx.executemany(stmt, [{"node_id": i, "now": now} for i in ids])
 
         if wanted:
-            self._write(write, "touch")
+            self._write(write, "touch", idempotent=True)
 
     def put_execution(
         self,
@@ -572,11 +579,19 @@ class Store:
         ``reuse_artifacts_by_external_id=True``, so is a new artifact whose
         external id exists.
 
+        Safe to retry: when the connection drops during COMMIT, the outcome is unknown, and the
+        write runs again on a new connection, finding what a COMMIT that went through wrote (the
+        execution by its id or ``external_id``, a new artifact by its external id or by its event's
+        type and path, events and links that exist): nothing is recorded twice. A new execution
+        without an ``external_id`` (or a new artifact with neither an external id nor an event)
+        cannot be found again: CommitUnknownError says its outcome is unknown instead.
+
         Returns:
             (execution id, artifact ids in input order, context ids in input order)
 
         Raises:
             NotFoundError: an id, given as a record's ``id`` or as an ``int``, that does not exist.
+            DatabaseError: the database failed, or its connection kept going away (three tries).
         """
         if not isinstance(execution, Execution):
             raise InvalidArgumentError(f"expected Execution, got {type(execution).__name__}")
@@ -590,17 +605,23 @@ class Store:
 
         def write(tx: Tx) -> tuple[int, list[int], list[int]]:
             now = _now()
-            (execution_id,) = nodes.put(tx, self._types, nodes.EXECUTION, [execution], now)
-            artifact_ids = self._put_or_link(tx, nodes.ARTIFACT, [a for a, _ in pairs], now,
-                                             reuse_artifacts_by_external_id)  # fmt: skip
+            again = tx.maybe_committed  # an earlier attempt may have committed: find its rows, add none twice
+            (execution_id,) = nodes.put(tx, self._types, nodes.EXECUTION, [execution], now, reuse_existing=again)
+            records: list[Artifact | int] = [a for a, _ in pairs]
+            recorded = edges.get_events(tx, "execution_id", [execution_id]) if again else []
+            if recorded:
+                records = _claimed(pairs, recorded)
+            artifact_ids = self._put_or_link(tx, nodes.ARTIFACT, records, now,
+                                             reuse_artifacts_by_external_id or again)  # fmt: skip
+            have = {(e.artifact_id, int(e.type)) for e in recorded}
             events = [
                 Event(aid, execution_id, e.type, list(e.path), e.milliseconds_since_epoch)
                 for aid, (_, e) in zip(artifact_ids, pairs, strict=True)
-                if e is not None
+                if e is not None and (aid, int(e.type)) not in have
             ]
             if events:
                 edges.put_events(tx, events, now, verify=False)  # the nodes were just written or checked
-            context_ids = self._put_or_link(tx, nodes.CONTEXT, ctxs, now, reuse_existing_contexts)
+            context_ids = self._put_or_link(tx, nodes.CONTEXT, ctxs, now, reuse_existing_contexts or again)
             if context_ids:
                 edges.link(
                     tx,
@@ -610,7 +631,12 @@ class Store:
                 )
             return execution_id, artifact_ids, context_ids
 
-        return self._write(write, "put_execution")
+        # Safe to run again after a COMMIT that may have gone through when every new record can be found:
+        # the execution by its id or external id, a new artifact by its external id or its event's path.
+        findable = (execution.id is not None or bool(execution.external_id)) and all(
+            isinstance(a, int) or a.id is not None or bool(a.external_id) or e is not None for a, e in pairs
+        )
+        return self._write(write, "put_execution", idempotent=findable)
 
     def _put_or_link(self, tx: Tx, kind: nodes.NodeKind, items: list[Any], now: int, reuse: bool) -> list[int]:
         """Ids for records (written) and plain ints (checked to exist), in input order."""
@@ -696,6 +722,22 @@ class Store:
         """
         ids = list(context_ids)
         self._write(lambda tx: edges.delete_nodes(tx, nodes.CONTEXT, ids), "delete_contexts")
+
+
+def _claimed(pairs: Sequence[tuple[Artifact | int, Event | None]], recorded: Sequence[Event]) -> list[Artifact | int]:
+    """The artifacts of *pairs*, a new one without an external id replaced by the id of the artifact that an
+    already recorded event of the execution links with the same type and path (an earlier attempt wrote it)."""
+    free = list(recorded)
+    out: list[Artifact | int] = []
+    for artifact, event in pairs:
+        if isinstance(artifact, Artifact) and artifact.id is None and not artifact.external_id and event is not None:
+            found = next((r for r in free if int(r.type) == int(event.type) and r.path == list(event.path)), None)
+            if found is not None:
+                free.remove(found)
+                out.append(int(found.artifact_id))
+                continue
+        out.append(artifact)
+    return out
 
 
 def _counting(table: Any) -> Callable[[], Any]:
