@@ -490,7 +490,9 @@ def profile_calls(args: argparse.Namespace, directory: Path, top: int) -> str:
 
 TRACKER_LARGE = "tracker step"
 PICKLE_LARGE = "cloudpickle.dump"
-LARGE_SIDES = (TRACKER_LARGE, PICKLE_LARGE)
+#: The same, made durable as tracker makes its files: the file synced, then its directory.
+DURABLE_LARGE = "cloudpickle.dump+fsync"
+LARGE_SIDES = (TRACKER_LARGE, PICKLE_LARGE, DURABLE_LARGE)
 #: The worker that times both sides, in turns, in one process.
 LARGE_TIME = "time both"
 #: The tracked call may take at most this many times cloudpickle.dump's time.
@@ -529,6 +531,11 @@ def _large_array(size_mb: int) -> Any:
     return array
 
 
+def _slug(side: str) -> str:
+    """A side's name as a directory name."""
+    return "".join(c if c.isalnum() else "-" for c in side)
+
+
 def _settle() -> None:
     """Collect garbage and flush dirty pages, so that neither lands inside the next timing."""
     gc.collect()
@@ -560,6 +567,15 @@ class LargeWriter:
         else:
             with (self.directory / "array.pkl").open("wb") as file:
                 cloudpickle.dump(_ARRAYS[index], file, protocol=pickle.HIGHEST_PROTOCOL)
+                if self.side == DURABLE_LARGE:
+                    file.flush()
+                    os.fsync(file.fileno())
+            if self.side == DURABLE_LARGE:
+                directory = os.open(self.directory, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
 
     def stored(self, nbytes: int) -> int:
         """How many values of at least *nbytes* this side has written."""
@@ -586,9 +602,7 @@ def large_time_worker(directory: Path, size_mb: int, writes: int) -> dict[str, A
     with contextlib.ExitStack() as stack:
         caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always")
-        writers = {
-            side: LargeWriter(side, directory / side.split()[0].replace(".", "-"), stack) for side in LARGE_SIDES
-        }
+        writers = {side: LargeWriter(side, directory / _slug(side), stack) for side in LARGE_SIDES}
         base = _large_array(size_mb)
         nbytes = int(base.nbytes)
         seconds: dict[str, list[float]] = {side: [] for side in LARGE_SIDES}
@@ -598,7 +612,7 @@ def large_time_worker(directory: Path, size_mb: int, writes: int) -> dict[str, A
             # identity cache keeps each one alive, so this process grows by one array per write.
             _ARRAYS[1] = base.copy()
             _ARRAYS[1][0] = -1.0 - k
-            for side in LARGE_SIDES if k % 2 == 0 else LARGE_SIDES[::-1]:
+            for side in LARGE_SIDES[k % len(LARGE_SIDES) :] + LARGE_SIDES[: k % len(LARGE_SIDES)]:  # rotated
                 _settle()
                 start = time.perf_counter()
                 writers[side].write(1)
@@ -656,7 +670,7 @@ def measure_large(args: argparse.Namespace, directory: Path) -> list[dict[str, d
         results: dict[str, dict[str, Any]] = {}
         for worker in (LARGE_TIME, *(LARGE_SIDES if r % 2 == 0 else LARGE_SIDES[::-1])):
             print(f"  large: round {r + 1}/{args.repeats}, {worker} ...", file=sys.stderr, flush=True)
-            where = directory / f"large-{r}-{worker.split()[0].replace('.', '-')}"
+            where = directory / f"large-{r}-{_slug(worker)}"
             results[worker] = _run_large(worker, where, args)
             shutil.rmtree(where)
         rounds.append(results)
@@ -682,6 +696,7 @@ def large_summary(rounds: list[dict[str, dict[str, Any]]], writes: int) -> dict[
     nbytes = timed[0]["array_bytes"]
     medians = {side: [statistics.median(t["seconds"][side]) for t in timed] for side in LARGE_SIDES}
     ratios = [t / p for t, p in zip(medians[TRACKER_LARGE], medians[PICKLE_LARGE], strict=True)]
+    durable = [t / p for t, p in zip(medians[TRACKER_LARGE], medians[DURABLE_LARGE], strict=True)]
     stored = all(t["stored"] == writes for t in timed) and all(r[TRACKER_LARGE]["stored"] == 1 for r in rounds)
     added = {side: statistics.median(_added(r[side]) / nbytes for r in rounds) for side in LARGE_SIDES}
     ratio = statistics.median(ratios)
@@ -692,6 +707,8 @@ def large_summary(rounds: list[dict[str, dict[str, Any]]], writes: int) -> dict[
         "seconds": {side: statistics.median(medians[side]) for side in LARGE_SIDES},
         "ratio": ratio,
         "ratios_per_round": ratios,
+        "ratio_durable": statistics.median(durable),
+        "ratios_durable_per_round": durable,
         "time_target": LARGE_TIME_TARGET,
         "time_met": stored and ratio <= LARGE_TIME_TARGET,
         "peak_added_fraction": added,
@@ -723,6 +740,11 @@ def large_table(summary: dict[str, Any]) -> str:
             )
         )
     text = format_table(rows, text_columns=1, strip=True)
+    durable = summary["ratios_durable_per_round"]
+    text += (
+        f"\ntracker step / {DURABLE_LARGE}: {summary['ratio_durable']:.2f} (rounds {min(durable):.2f}-"
+        f"{max(durable):.2f}): tracker syncs its file and directory before the record commits"
+    )
     if not summary["stored"]:
         text += (
             "\n\nNOT STORED: the tracked call did not store the array, so its time and memory are not comparable:\n  "

@@ -193,8 +193,11 @@ def private_dirs(path: Path) -> None:
         _make_directory(directory)
 
 
-def private_subdirs(root: Path, names: Sequence[str]) -> Path:
-    """*root*/*names*, each name a real directory (made 0700 if missing, refused if a link): the path."""
+def private_subdirs(root: Path, names: Sequence[str], made: list[Path] | None = None) -> Path:
+    """*root*/*names*, each name a real directory (made 0700 if missing, refused if a link): the path.
+
+    The directories it makes below *root* are added to *made* (to make their entries durable).
+    """
     private_dirs(root)
     current = root
     for name in names:
@@ -203,6 +206,8 @@ def private_subdirs(root: Path, names: Sequence[str]) -> Path:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
             _make_directory(current)
+            if made is not None:
+                made.append(current)
             continue
         if not stat.S_ISDIR(mode):
             kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a directory"
@@ -222,11 +227,45 @@ def _make_directory(path: Path) -> None:
 
 def private_file(path: Path) -> BinaryIO:
     """A new file at *path* (never an existing one, nor through a link), open for writing, mode 0600."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | getattr(os, "O_BINARY", 0), 0o600)
+    fd = private_descriptor(path)
     try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # the umask may have taken bits away
         return os.fdopen(fd, "wb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def private_descriptor(path: Path) -> int:
+    """A new file at *path*, as :func:`private_file`, as a file descriptor (written with :func:`write_all`)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # the umask may have taken bits away
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+# --- durable: what a record refers to is on the disk before the record is committed ---
+
+
+def write_all(fd: int, data: memoryview) -> None:
+    """Write all of *data* to *fd*: ``os.write`` may write less than asked (Linux: at most about 2 GiB a call)."""
+    while data.nbytes:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def sync_directory(path: Path) -> None:
+    """Make the entries of directory *path* (a file renamed into it, a directory made in it) durable."""
+    if not _SYNC_DIRECTORIES:
+        return  # Windows cannot open a directory; NTFS journals its entries anyway
+    fd = os.open(path, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_SYNC_DIRECTORIES = os.name == "posix"

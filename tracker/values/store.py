@@ -3,7 +3,9 @@
 A value is serialized once and hashed while it is written: a small one in
 memory (and not written at all when its content is stored already), a large
 one straight to a temporary file (one pass, no second copy in memory). Either
-is renamed into place, so a file under its final name is always complete.
+is synced to the disk and renamed into place, and its directory synced, so a
+file under its final name is always complete, and stays there through a crash
+or a power loss once a record that names it is committed.
 Each stored value comes with a MAC of its fingerprint, made with this user's
 key (see ``_trust``). Loading checks the MAC, then the bytes against the
 fingerprint, before anything is unpickled, and reads files only below the
@@ -14,6 +16,7 @@ creates are private to their owner (0700 and 0600, whatever the umask).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import io
 import itertools
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tracker.errors import ValueStoreError
+from tracker.errors import ValueStoreError, ValueWriteError
 from tracker.values import _paths, _trust
 from tracker.values._trust import ALGORITHM, MAC_PROPERTY, new_hash
 from tracker.values.serializers import SERIALIZERS, Serializer, load_trusted
@@ -37,9 +40,20 @@ _IN_MEMORY = 1 << 20  # values up to this size are serialized in memory first
 _OVERLAP = 1 << 22  # buffers from this size are hashed while they are written
 
 
+_WRITE_BACK = 1 << 25  # a large file is handed to the disk every 32 MB written, while the rest is written
+
+
 @functools.cache
 def _hasher() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tracker-hash")
+
+
+@functools.cache
+def _syncer() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tracker-sync")
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have fsync only
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,11 @@ class _SpoolingWriter:
 
     A small value whose content is stored already is then never written at all.
     A large buffer is hashed on another thread while it is written (both let go
-    of the GIL), so storing costs about one pass over the bytes, not two.
+    of the GIL), so storing costs about one pass over the bytes, not two. The
+    file is written with ``os.write`` (no buffer to flush, so nothing fails late
+    on close) and made durable before it is renamed into place. ``failure`` is
+    the first I/O error of the store itself, to tell it from a value the
+    serializer cannot handle.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -90,54 +108,120 @@ class _SpoolingWriter:
         self.size = 0
         self._directory = directory
         self._chunks: list[bytes] = []  # small values only: a large one goes to the file as it comes
-        self.file: Any = None
+        self.fd: int | None = None
         self.temp: Path | None = None
+        self.failure: ValueWriteError | None = None
+        self._unsynced = 0  # bytes written since the last early write-back began
+        self._syncing: concurrent.futures.Future[None] | None = None
 
     def write(self, data: Any) -> int:
         view = memoryview(data)  # bytes, or a PickleBuffer (protocol 5) straight from a NumPy array
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")  # as bytes, without a copy (pickle hands over contiguous buffers only)
         self.size += view.nbytes
-        if self.file is None and self.size > _IN_MEMORY:
+        if self.fd is None and self.size > _IN_MEMORY:
             self._spill()  # before keeping a copy of a large buffer
-        if self.file is None:
+        if self.fd is None:
             self.hash.update(view)
             self._chunks.append(bytes(view))
         elif view.nbytes >= _OVERLAP:
             hashing = _hasher().submit(self.hash.update, view)
-            self.file.write(view)
-            hashing.result()  # the view must outlive its hashing
+            try:
+                self._write(view)
+            finally:
+                hashing.result()  # the view must outlive its hashing
         else:
             self.hash.update(view)
-            self.file.write(view)
+            self._write(view)
         return view.nbytes
 
+    def _failed(self, doing: str, path: Path, exc: OSError) -> ValueWriteError:
+        """The error to raise for *exc*, remembered as the store's (not the value's) failure."""
+        reason = f"[Errno {exc.errno}] {exc.strerror}" if exc.strerror else f"{type(exc).__name__}: {exc}"
+        failure = ValueWriteError(f"the value store could not {doing} {path}: {reason}", str(path))
+        if self.failure is None:
+            self.failure = failure
+        return failure
+
+    def _write(self, view: memoryview) -> None:
+        """Write *view*; every 32 MB, start syncing what is written so far on another thread, so the disk
+        takes the bytes while the rest is written and the sync before the rename has only the tail left."""
+        assert self.fd is not None and self.temp is not None
+        for start in range(0, view.nbytes, _WRITE_BACK):
+            part = view[start : start + _WRITE_BACK]
+            try:
+                _paths.write_all(self.fd, part)
+            except OSError as exc:
+                raise self._failed("write", self.temp, exc) from exc
+            self._unsynced += part.nbytes
+            if self._unsynced >= _WRITE_BACK and (self._syncing is None or self._syncing.done()):
+                self._synced()  # an early sync that failed fails the write now
+                self._syncing = _syncer().submit(_datasync, self.fd)
+                self._unsynced = 0
+
+    def _synced(self) -> None:
+        """Wait for the early sync under way, if any; ValueWriteError if it failed."""
+        syncing, self._syncing = self._syncing, None
+        if syncing is not None:
+            try:
+                syncing.result()
+            except OSError as exc:
+                assert self.temp is not None
+                raise self._failed("sync", self.temp, exc) from exc
+
     def _spill(self) -> None:
-        _paths.private_dirs(self._directory)
-        self.temp = _temporary(self._directory)
-        self.file = _paths.private_file(self.temp)
-        for chunk in self._chunks:
-            self.file.write(chunk)
-        self._chunks.clear()
+        self.temp = temp = _temporary(self._directory)
+        try:
+            _paths.private_dirs(self._directory)
+            self.fd = _paths.private_descriptor(temp)
+        except OSError as exc:
+            self.temp = None  # never made: not ours to remove
+            raise self._failed("create", temp, exc) from exc
+        chunks, self._chunks = self._chunks, []
+        self._write(memoryview(b"".join(chunks)))
 
     def finish(self, names: tuple[str, str, str]) -> Path:
-        """Put the bytes at *names* below the root, unless a file is there already (same name, same content)."""
-        if self.file is not None:
-            self.file.close()
-        final = _paths.private_subdirs(self._directory, names[:-1]) / names[-1]
+        """Put the bytes at *names* below the root, unless a file is there already (same name, same content).
+
+        Either way the file, and its name, are on the disk when this returns: written, synced, renamed into
+        place and its directory synced, so a record committed after it never names a file a crash can lose.
+        """
+        made: list[Path] = []
+        directory = self._directory.joinpath(*names[:-1])
+        try:
+            directory = _paths.private_subdirs(self._directory, names[:-1], made)
+        except OSError as exc:
+            raise self._failed("create the directory", directory, exc) from exc
+        final = directory / names[-1]
         try:
             stored = stat.S_ISREG(os.lstat(final).st_mode)
         except FileNotFoundError:
             stored = False
         if stored:
-            self.discard()  # the same content is stored already
-            return final
-        if self.temp is None:
-            self._spill()
-            self.file.close()
-        assert self.temp is not None
-        os.replace(self.temp, final)  # atomic: readers see the whole file or none (a link planted there goes)
-        self.temp = None
+            self.discard()  # the same content is stored already (by another writer, whose rename may be recent)
+        else:
+            if self.fd is None:
+                self._spill()
+            assert self.fd is not None and self.temp is not None
+            self._synced()
+            fd, self.fd = self.fd, None
+            try:
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise self._failed("sync", self.temp, exc) from exc
+            try:
+                os.replace(self.temp, final)  # atomic: readers see the whole file or none (a link planted there goes)
+            except OSError as exc:
+                raise self._failed("rename a value into", final, exc) from exc
+            self.temp = None
+        for synced in [directory, *(d.parent for d in made)]:
+            try:
+                _paths.sync_directory(synced)
+            except OSError as exc:
+                raise self._failed("sync the directory", synced, exc) from exc
         return final
 
     def memory(self) -> bytes:
@@ -145,10 +229,16 @@ class _SpoolingWriter:
         return b"".join(self._chunks)
 
     def discard(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        """Close and remove the temporary file, if any; never raises (it runs while another error is raised)."""
+        with contextlib.suppress(ValueWriteError):
+            self._synced()  # its descriptor must stay open until the sync under way ends
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
         if self.temp is not None:
-            self.temp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp)
             self.temp = None
 
 
@@ -195,13 +285,24 @@ class ValueStore:
         """Serialize *value* into the store (once per content) and say where it is.
 
         A value of at most *inline_limit* serialized bytes is not written to a
-        file: its bytes come back in ``inline``, for the caller to keep.
-        Raises whatever the serializer raises for a value it cannot handle; no
-        file is left behind then.
+        file: its bytes come back in ``inline``, for the caller to keep. A file
+        is synced, renamed into place and its directory synced before this
+        returns: a record that names it can be committed.
+
+        Raises:
+            ValueWriteError: the store could not write, sync or rename the file (a full disk, an I/O
+                error, a permission); no file of it is left behind.
+            Exception: whatever the serializer raises for a value it cannot handle; no file is left
+                behind either.
         """
         writer = _SpoolingWriter(self.root)
         try:
-            self._serializer.dump(value, writer)  # type: ignore[arg-type]
+            try:
+                self._serializer.dump(value, writer)  # type: ignore[arg-type]
+            except Exception:
+                if writer.failure is not None:  # the store failed, not the value (the serializer may hide why)
+                    raise writer.failure from writer.failure.__cause__
+                raise
             fingerprint = f"{ALGORITHM}:{writer.hash.hexdigest()}"
             mac = _trust.sign(fingerprint, self._serializer.name)
             if writer.size <= inline_limit and writer.temp is None:
