@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the names below are imported on first use: ``import tracker
         InvalidArgumentError,
         NotFoundError,
         TrackerError,
+        TrackingError,
     )
     from tracker.query import Comparison, Graph, Lineage, compare, lineage
     from tracker.sdk import (
@@ -99,6 +100,7 @@ _LAZY = {
     "RunHandle": "tracker.sdk",
     "Store": "tracker.store",
     "TrackerError": "tracker.errors",
+    "TrackingError": "tracker.errors",
     "ValueStore": "tracker.values",
     "attach": "tracker.sdk",
     "compare": "tracker.query",
@@ -168,6 +170,7 @@ __all__ = [
     "RunHandle",
     "Store",
     "TrackerError",
+    "TrackingError",
     "ValueStore",
     "attach",
     "compare",

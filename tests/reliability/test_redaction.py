@@ -8,6 +8,7 @@ its ``-wal`` before a checkpoint, the value store) nor in any row of a PostgreSQ
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import traceback
 from collections.abc import Iterator
@@ -545,24 +546,135 @@ def test_the_command_line_never_shows_a_password(tmp_path: Path) -> None:
     assert secret not in result.output + "".join(traceback.format_exception(result.exception))
 
 
-# --- the documented limit ---
+# --- values recorded as artifacts ---
 
 
-def test_a_value_passed_as_an_artifact_is_stored_as_it_is(tracked: tuple[tracker.Store, str]) -> None:
-    """A dict argument is an input artifact: its value is kept whole (loading and replay need it), while
-    its description holds no secret. docs/secrets.md says so and how to keep secrets out of such values."""
+@dataclasses.dataclass
+class Database:
+    host: str
+    password: str
+
+
+class Client:
+    def __init__(self, token: str) -> None:
+        self.endpoint = "https://api.example.com"
+        self.token = token
+
+
+class SecretStr:  # pydantic's name: its instances are secrets whatever they hold
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+
+def _holders() -> list[tuple[str, Any, str, str]]:
+    """(case, a value that holds a secret, the raw secret, where the reason says it is)."""
+    return [
+        ("dict", {"lr": 0.1, "api_key": "k" + _x(40, 900)}, "k" + _x(40, 900), "config['api_key']: secret name"),
+        ("nested", {"db": Database("db.local", "p" + _x(20, 901))}, "p" + _x(20, 901),
+         "config['db']['password']: secret name"),
+        ("list", ["a", f"postgresql://u:{_x(16, 902)}@db/x"], _x(16, 902), "config[1]: text shaped like a credential"),
+        ("object", Client("t" + _x(30, 903)), "t" + _x(30, 903), "config['token']: secret name"),
+        ("class", [SecretStr("s" + _x(24, 904))], "s" + _x(24, 904), "config[0]: a SecretStr"),
+        ("key", {f"sk-proj-{_x(40, 905)}": 1}, _x(40, 905), "config[a key]: a key shaped like a credential"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "value", "raw", "where"), _holders(), ids=[h[0] for h in _holders()])
+def test_a_value_that_holds_a_secret_is_recorded_without_it(
+    tracked: tuple[tracker.Store, str], tmp_path: Path, case: str, value: Any, raw: str, where: str
+) -> None:
+    """An argument recorded as an artifact that holds a secret anywhere in it: the artifact is recorded with no
+    value, saying where the secret is (never what), and the secret's bytes are nowhere in the store; the step
+    gets its real value; loading the artifact says why it cannot."""
+    store, url = tracked
+    got: list[Any] = []
+
+    @tracker.step
+    def fit(config: Any) -> None:
+        got.append(config)
+
+    with tracker.run(f"holds-{case}"):
+        fit(value)
+    assert got == [value]
+    (execution,) = store.get_executions_by_type(fit.__qualname__)
+    (event,) = store.get_events_by_execution_ids([int(execution.id or 0)])
+    (artifact,) = store.get_artifacts_by_id([event.artifact_id])
+    reason = artifact.custom_properties["tracker_unstored_reason"]
+    assert reason == f"[REDACTED by tracker: the value holds a secret, {where}]"
+    assert artifact.custom_properties["tracker_redacted"] == "value"
+    assert not artifact.uri and not artifact.external_id and "tracker_value" not in artifact.custom_properties
+    with pytest.raises(tracker.errors.ValueStoreError, match=re.escape(where)):
+        tracker.load(artifact)
+    _nowhere(store, url, tmp_path, raw)
+
+
+def _nowhere(store: tracker.Store, url: str, root: Path, raw: str) -> None:
+    """*raw* is in no file under *root* (the SQLite database and its -wal, the value store) nor in any row."""
+    for path in _files(root):
+        assert raw.encode() not in path.read_bytes(), path.name
+    if store.backend != "sqlite":
+        assert raw not in repr(table_contents(url))
+
+
+def test_a_returned_value_that_holds_a_secret_is_recorded_without_it(
+    tracked: tuple[tracker.Store, str], tmp_path: Path
+) -> None:
+    """Outputs too: a step that returns a token in a dict returns it unchanged, and records no value for it;
+    an output named like a secret is kept out whatever it holds."""
+    store, url = tracked
+    token = "ghp_" + _x(36, 910)
+
+    @tracker.step(outputs=("profile", "credentials"))
+    def log_in() -> tuple[dict[str, str], list[int]]:
+        return {"user": "ann", "header": f"Authorization: Bearer {token}"}, [1, 2, 3]
+
+    with tracker.run("returns"):
+        assert log_in() == ({"user": "ann", "header": f"Authorization: Bearer {token}"}, [1, 2, 3])
+    artifacts = {
+        str(e.path[0]): store.get_artifacts_by_id([e.artifact_id])[0]
+        for e in store.get_events_by_execution_ids([int(store.get_executions_by_type(log_in.__qualname__)[0].id or 0)])
+    }
+    assert (
+        "profile['header']: text shaped like a credential"
+        in artifacts["profile"].custom_properties["tracker_unstored_reason"]
+    )
+    assert "'credentials': secret name" in artifacts["credentials"].custom_properties["tracker_unstored_reason"]
+    _nowhere(store, url, tmp_path, token)
+
+
+def test_a_value_without_secrets_is_stored_whole(tracked: tuple[tracker.Store, str]) -> None:
+    """Benign names and text inside a value leave it alone: it is stored and loads equal."""
     store, _ = tracked
 
     @tracker.step
     def fit(config: dict[str, Any]) -> None:
         pass
 
-    config = {"lr": 0.1, "api_key": "sk-" + _x(40, 800)}
-    with tracker.run("artifact"):
+    config = {"max_tokens": 512, "tokenizer": "bpe", "passage": "the password policy asks for 12 characters",
+              "key": "abc", "public_key": None, "secret_name": "prod/db", "use_auth": True,
+              "rows": list(range(100))}  # fmt: skip
+    with tracker.run("benign"):
         fit(config)
     (execution,) = store.get_executions_by_type(fit.__qualname__)
-    (event,) = store.get_events_by_execution_ids([execution.id])  # type: ignore[list-item]
+    (event,) = store.get_events_by_execution_ids([int(execution.id or 0)])
     (artifact,) = store.get_artifacts_by_id([event.artifact_id])
+    assert "tracker_unstored_reason" not in artifact.custom_properties
     assert tracker.load(artifact) == config
-    described = {k: v for k, v in artifact.custom_properties.items() if k != "tracker_value"}
-    assert _x(40, 800) not in repr(described)
+
+
+def test_the_scan_of_a_value_is_bounded() -> None:
+    """Past its limits (parts, text, depth) the scan stops, and says nothing: documented in docs/secrets.md.
+    Cycles end, and arrays and frames are not looked into."""
+    np = pytest.importorskip("numpy")
+    dsn = f"postgresql://u:{_x(12, 920)}@db/x"
+    assert _redact.secret_in([0] * 5 + [dsn]) == "[5]: text shaped like a credential"
+    assert _redact.secret_in([0] * _redact.MAX_PARTS + [dsn]) is None
+    assert _redact.secret_in(["x" * _redact.MAX_TEXT, dsn]) is None
+    deep: Any = dsn
+    for _ in range(_redact.MAX_DEPTH + 2):
+        deep = [deep]
+    assert _redact.secret_in(deep) is None
+    cycle: list[Any] = [1]
+    cycle.append(cycle)
+    assert _redact.secret_in(cycle) is None
+    assert _redact.secret_in(np.array([dsn], dtype=object)) is None

@@ -24,6 +24,7 @@ its real arguments: only what is recorded changes. See docs/secrets.md.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import itertools
@@ -468,3 +469,78 @@ def properties(values: Mapping[str, Any], record: dict[str, Any]) -> dict[str, A
             note(record, key)
         found[key] = recorded
     return found
+
+
+#: At most this many parts of a value (dict items, list elements, fields) are looked at by :func:`secret_in`.
+MAX_PARTS = 10_000
+#: At most this many characters of a value's strings are scanned for secret shapes by :func:`secret_in`.
+MAX_TEXT = 256 * 1024
+#: Classes whose instances are secrets whatever they hold (pydantic's, and look-alikes).
+SECRET_CLASSES = frozenset({"SecretStr", "SecretBytes", "Secret"})
+
+_PLAIN = (bool, int, float, complex, bytes, bytearray, memoryview)
+
+
+def secret_in(given: Any) -> str | None:
+    """Where a value stored as an artifact holds a secret (e.g. ``"['db']['password']: secret name"``), or None.
+
+    Looks into dicts, lists, tuples, sets, dataclasses and the attributes of plain objects, by name
+    (keys, fields, attributes) and by text (every string), up to MAX_PARTS parts, MAX_TEXT characters
+    of text and MAX_DEPTH levels: past that, the rest is not looked at. Arrays, frames, bytes and numbers
+    hold no text worth scanning.
+    """
+    found = _secret_in(given, 0, [MAX_PARTS, MAX_TEXT], set())
+    if found is None:
+        return None
+    path, reason = found
+    return f"{''.join(reversed(path)) or 'the value'}: {reason}"
+
+
+def _secret_in(given: Any, depth: int, budget: list[int], seen: set[int]) -> tuple[list[str], str] | None:
+    """(the path to the secret, innermost first; why), or None. *budget*: [parts, characters] left."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_DEPTH or given is None or isinstance(given, _PLAIN):
+        return None
+    if type(given).__name__ in SECRET_CLASSES:
+        return [], f"a {type(given).__name__}"
+    if isinstance(given, str):
+        if len(given) < MIN_SCAN or budget[1] <= 0:
+            return None
+        text = given[: budget[1]]
+        budget[1] -= len(text)
+        return None if scan(text) is text else ([], "text shaped like a credential")
+    if id(given) in seen:
+        return None
+    seen.add(id(given))
+    for name, part in _parts(given):
+        if isinstance(name, str) and len(name) >= MIN_SCAN and scan(name) is not name:
+            return ["[a key]"], "a key shaped like a credential"  # the key is the secret: not shown
+        if isinstance(name, str) and part is not None and not isinstance(part, bool):
+            reason = name_reason(name)
+            if reason is not None:
+                return [f"[{name!r}]"], reason
+        found = _secret_in(part, depth + 1, budget, seen)
+        if found is not None:
+            found[0].append(f"[{name!r}]" if isinstance(name, str) else f"[{name}]")
+            return found
+        if budget[0] < 0:
+            return None
+    return None
+
+
+def _parts(given: Any) -> Iterable[tuple[Any, Any]]:
+    """(key, value) of the parts of a container or a plain object; none for anything else."""
+    if isinstance(given, Mapping):
+        return given.items()
+    if isinstance(given, (list, tuple, set, frozenset)):
+        return enumerate(given)
+    if dataclasses.is_dataclass(given) and not isinstance(given, type):
+        return ((f.name, getattr(given, f.name, None)) for f in dataclasses.fields(given))
+    attributes = getattr(given, "__dict__", None)
+    if isinstance(attributes, dict) and type(given).__module__ not in _OPAQUE_MODULES:
+        return attributes.items()
+    return ()
+
+
+#: Modules whose objects are data, not configuration: their attributes are not looked into.
+_OPAQUE_MODULES = frozenset({"numpy", "pandas.core.frame", "pandas.core.series"})

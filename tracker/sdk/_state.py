@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tracker.errors import InvalidArgumentError, TrackerWarning
+from tracker.errors import InvalidArgumentError, TrackerWarning, TrackingError
 from tracker.sdk import _redact
 from tracker.store import ArtifactType, ContextType, ExecutionType, Store, connect
 from tracker.values import ValueStore
@@ -132,11 +132,17 @@ def default_values() -> ValueStore:
         return _values
 
 
-def tracking_failed(what: str, exc: BaseException) -> None:
-    """Apply the error policy to a failure of tracking itself (never of the user's code)."""
+def why(exc: BaseException) -> str:
+    """*exc* in a message: its type and first 2,000 characters (its own message names what failed)."""
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def report(error: TrackingError) -> None:
+    """Apply the error policy (``configure(on_error=...)``) to a failure of tracking itself, never of the
+    user's code: raise *error*, or warn with its message."""
     if _on_error == "raise":
-        raise exc
-    warnings.warn(f"tracker could not record {what}: {type(exc).__name__}: {exc}", TrackerWarning, stacklevel=4)
+        raise error
+    warnings.warn(str(error), TrackerWarning, stacklevel=5)
 
 
 @dataclass(frozen=True)

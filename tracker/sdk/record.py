@@ -3,9 +3,13 @@
 When the body starts: the execution (RUNNING, with the parameters and the
 code and environment facts), the input artifacts and their INPUT events, and
 the link to the run. When it ends: the outputs with their OUTPUT events, the
-final state and the run links, in one transaction. A failure of tracking
-itself goes through the error policy (``tracker.configure(on_error=...)``);
-the user's result and exceptions always reach the caller unchanged.
+final state and the run links, in one transaction. Values in files are on the
+disk before either commits (see ``tracker.values``). When the end cannot be
+recorded, a write of its own marks the execution FAILED, saying why, so no
+execution is left with half its events. A failure of tracking itself goes
+through the error policy (``tracker.configure(on_error=...)``, a TrackingError
+or its warning); the user's result and exceptions always reach the caller
+unchanged.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import inspect
 import typing
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.errors import TrackerWarning
+from tracker.errors import TrackerWarning, TrackingError, ValueWriteError
 from tracker.sdk import _describe, _env, _liveness, _redact, _state
 from tracker.sdk import cache as cache_
 from tracker.sdk.runs import Run, run_for
@@ -42,6 +47,12 @@ from tracker.store import (
 INLINE_BYTES = 64 * 1024
 INLINE_PROPERTY = "tracker_value"
 INLINE_TYPE_URL = "type.tracker.dev/tracker.PickledValue"
+
+#: Why an artifact was recorded without its value (it could not be serialized, or it holds a secret).
+UNSTORED_PROPERTY = "tracker_unstored_reason"
+
+#: Each execution's external id: this prefix and a random UUID (32 hex digits).
+EXTERNAL_ID_PREFIX = "tracker:"
 
 #: At most this many items a generator step yields are recorded as outputs.
 MAX_YIELDED = 1000
@@ -116,7 +127,9 @@ class Recording:
         try:
             self._begin()
         except Exception as exc:
-            _state.tracking_failed(f"the start of step {self.spec.name!r}", exc)
+            # One transaction wrote the start, so nothing of this call is recorded (values stored for its inputs
+            # are files no record names: harmless, and reused by content later).
+            _state.report(self._error(f"the start of step {self.spec.name!r} (nothing of this call is recorded)", exc))
 
     def _begin(self) -> None:
         spec = self.spec
@@ -152,7 +165,10 @@ class Recording:
                     properties[label] = value
                 else:
                     custom[label] = _describe.as_property(value, int_bits)
+        # A unique external id lets the store recognise this execution if it has to write it again after a
+        # COMMIT that may have gone through (a connection lost while committing): no second row.
         execution = Execution(type=spec.type_name, properties=properties, custom_properties=custom,
+                              external_id=f"{EXTERNAL_ID_PREFIX}{uuid.uuid4().hex}",
                               last_known_state=ExecutionState.RUNNING)  # fmt: skip
         policy = self._policy = cache_.policy_for(spec)
         pairs, values, prints = self._artifacts(run, inputs, EventType.INPUT, verify=policy is not None)
@@ -161,16 +177,17 @@ class Recording:
         execution.id, ids, _ = store.put_execution(
             execution, pairs, [run.context_id], reuse_artifacts_by_external_id=True
         )
-        self._remember(store, pairs, values, ids)
         self._execution = execution
         self.active = True
+        self._remember(store, pairs, values, ids)  # only now: the cache never names a row a rollback took away
         _liveness.heartbeat.add(store, execution=execution.id, cancel=self._cancel)
         _liveness.watch_signals()
 
     def _cancel(self, reason: str) -> None:
         """Record CANCELED: a signal is ending the process while the body runs."""
         if self.active:
-            self._end(ExecutionState.CANCELED, [], {"tracker_error_type": "signal", "tracker_error_message": reason})
+            facts = {"tracker_error_type": "signal", "tracker_error_message": reason}
+            self._finish(ExecutionState.CANCELED, "the cancellation", lambda: ([], facts))
 
     def _cached(self, run: Run, policy: cache_.Cache, execution: Execution, pairs: list[tuple[Artifact | int, Event]],
                 values: list[Any], prints: dict[str, str]) -> bool:  # fmt: skip
@@ -260,9 +277,17 @@ class Recording:
         custom = _describe.describe(value)
         if type_name == _describe.METRICS_TYPE and _describe.is_metrics(value):
             custom = {"tracker_python_type": custom["tracker_python_type"], **_describe.metrics_properties(value)}
+        secret = _secret_in(path, value)
+        if secret is not None:  # kept out of the value store and the database: recorded without its value
+            custom = _describe.describe(value)  # not a metrics dict's items: a key may be the secret
+            custom[UNSTORED_PROPERTY] = _redact.MARKER.format(f"the value holds a secret, {secret}")
+            _redact.note(custom, "value")
+            return Artifact(type=type_name, custom_properties=custom, state=ArtifactState.LIVE), None
         try:
             stored = run.values.put(value, inline_limit=INLINE_BYTES)
-        except Exception as exc:
+        except ValueWriteError:
+            raise  # the value store failed (a full disk, an I/O error), not the value: the step is not recorded
+        except Exception as exc:  # the value cannot be serialized: recorded without a value, saying why
             reason = f"{type(exc).__name__}: {exc}"[:1000]
             warnings.warn(
                 f"step {self.spec.name!r}: {'/'.join(map(str, path))} ({type(value).__name__}) could not be "
@@ -270,7 +295,7 @@ class Recording:
                 TrackerWarning,
                 stacklevel=6,
             )
-            custom["tracker_unstored_reason"] = reason
+            custom[UNSTORED_PROPERTY] = reason
             return Artifact(type=type_name, custom_properties=custom, state=ArtifactState.LIVE), None
         custom.update(tracker_size=stored.size, tracker_serializer=stored.serializer, tracker_value_mac=stored.mac)
         if stored.inline is not None:  # small: kept in the store, committed with the records, no file
@@ -299,12 +324,13 @@ class Recording:
     def returned(self, result: Any) -> Any:
         """Record the outputs and COMPLETE; hand *result* back untouched."""
         if self.active:
-            try:
+
+            def outcome() -> tuple[list[tuple[list[str | int], Any]], dict[str, Any]]:
                 outputs: list[tuple[list[str | int], Any]] = [(["yield", i], x) for i, x in enumerate(self._yielded)]
                 outputs += _describe.split_outputs(result, self.spec.outputs)
-                self._end(ExecutionState.COMPLETE, outputs, self._result_facts(result))
-            except Exception as exc:
-                _state.tracking_failed(f"the outputs of step {self.spec.name!r}", exc)
+                return outputs, self._result_facts(result)
+
+            self._finish(ExecutionState.COMPLETE, "the outputs", outcome)
         return result
 
     def _result_facts(self, result: Any) -> dict[str, Any]:
@@ -328,10 +354,7 @@ class Recording:
         state = ExecutionState.CANCELED if isinstance(exc, KeyboardInterrupt) else ExecutionState.FAILED
         facts = {"tracker_error_type": f"{type(exc).__module__}.{type(exc).__qualname__}",
                  "tracker_error_message": str(exc)[:10_000]}  # fmt: skip
-        try:
-            self._end(state, [], facts)
-        except Exception as tracking_exc:
-            _state.tracking_failed(f"the failure of step {self.spec.name!r}", tracking_exc)
+        self._finish(state, "the failure", lambda: ([], facts))
 
     def closed(self) -> None:
         """A generator step closed before it was exhausted: COMPLETE, with what it yielded so far."""
@@ -339,14 +362,61 @@ class Recording:
             self.logged_params["tracker_closed_early"] = True
             self.returned(None)
 
-    def _end(self, state: ExecutionState, outputs: list[tuple[list[str | int], Any]], facts: dict[str, Any]) -> None:
+    def _finish(self, state: ExecutionState, what: str,
+                outcome: Callable[[], tuple[list[tuple[list[str | int], Any]], dict[str, Any]]]) -> None:  # fmt: skip
+        """Record the end: *outcome()* gives the outputs and the facts to add. If that cannot be recorded, the
+        execution is marked FAILED instead (when the database answers), and the error policy applies."""
         assert self._run is not None and self._execution is not None
         self.active = False
         run, execution = self._run, self._execution
+        begun = dict(execution.custom_properties)  # as the start recorded them: _write_end adds to them
+        facts: dict[str, Any] = {}
         try:
+            outputs, facts = outcome()
             self._write_end(run, execution, state, outputs, facts)
+        except Exception as exc:
+            recorded = self._mark_unrecorded(run, execution, begun, state, facts, exc)
+            _state.report(self._error(f"{what} of step {self.spec.name!r}", exc, recorded))
         finally:
             _liveness.heartbeat.remove(run.store, execution=execution.id)
+
+    def _mark_unrecorded(self, run: Run, execution: Execution, begun: dict[str, Any], state: ExecutionState,
+                         facts: dict[str, Any], cause: Exception) -> str:  # fmt: skip
+        """After the end of the call could not be recorded: mark its execution FAILED (a FAILED or CANCELED end
+        keeps its state and error) with the reason, in a write of its own with no outputs, and say what it left.
+
+        The end wrote nothing (one transaction), so the execution holds its inputs and no output. It is
+        marked only while still RUNNING: a write whose COMMIT went through after all is left as it is.
+        """
+        reason = _state.why(cause)
+        properties = dict(begun)
+        if state is ExecutionState.COMPLETE:
+            state = ExecutionState.FAILED
+            extra = {"tracker_error_type": TRACKING_ERROR_TYPE,
+                     "tracker_error_message": f"tracker could not record the outputs: {reason}"}  # fmt: skip
+        else:
+            extra = {**facts, TRACKING_ERROR_PROPERTY: f"tracker could not record the end: {reason}"}
+        properties.update(_redact.properties(extra, properties))
+        marked = Execution(id=execution.id, type=execution.type, name=execution.name, external_id=execution.external_id,
+                           properties=dict(execution.properties), custom_properties=properties,
+                           last_known_state=state)  # fmt: skip
+        store = run.store
+        try:
+            (now,) = store.get_executions_by_id([int(execution.id or 0)])
+            if now.last_known_state is not ExecutionState.RUNNING:
+                return f"its execution {execution.id} is {now.last_known_state.name} already"
+            store.put_executions([marked])
+        except Exception as exc:
+            return (f"its execution {execution.id} stays RUNNING, with its inputs: it could not be marked FAILED "
+                    f"either ({_state.why(exc)}); tracker.recover() marks it once this process has ended")  # fmt: skip
+        return f"its execution {execution.id} is recorded {state.name}, with its inputs and no outputs"
+
+    def _error(self, what: str, cause: Exception, recorded: str = "") -> TrackingError:
+        """The TrackingError for a failure to record *what*, chained to its *cause*."""
+        message = f"tracker could not record {what}: {_state.why(cause)}" + (f"; {recorded}" if recorded else "")
+        error = TrackingError(message, self.spec.name, self.execution_id)
+        error.__cause__ = cause
+        return error
 
     def _write_end(self, run: Run, execution: Execution, state: ExecutionState,
                    outputs: list[tuple[list[str | int], Any]], facts: dict[str, Any]) -> None:  # fmt: skip
@@ -367,8 +437,25 @@ class Recording:
         self._remember(run.store, pairs, values, ids)
 
 
+#: What a step's execution records as ``tracker_error_type`` when its outputs could not be recorded.
+TRACKING_ERROR_TYPE = f"{TrackingError.__module__}.{TrackingError.__qualname__}"
+#: Where a FAILED or CANCELED execution whose end could not be recorded in full says why.
+TRACKING_ERROR_PROPERTY = "tracker_tracking_error"
+
+
 #: Values up to this stored size are re-fingerprinted when passed on, so one changed in place is a new artifact.
 RECHECK_BYTES = 1 << 20
+
+
+def _secret_in(path: list[str | int], value: Any) -> str | None:
+    """Where *value*, recorded at event *path* (its parameter or output name first), holds a secret, or None."""
+    name = path[0] if path else None
+    if isinstance(name, str) and value is not None and not isinstance(value, bool):
+        reason = _redact.name_reason(name)
+        if reason is not None:
+            return f"{name!r}: {reason}"
+    found = _redact.secret_in(value)
+    return None if found is None else f"{'/'.join(map(str, path))}{found.removeprefix('the value')}"
 
 
 def _unchanged(run: Run, value: Any, known: _state.Known, verify: bool = False) -> bool:

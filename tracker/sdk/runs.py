@@ -16,12 +16,13 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tracker.errors import AlreadyExistsError, InvalidArgumentError, NoActiveRunError
+from tracker.errors import AlreadyExistsError, InvalidArgumentError, NoActiveRunError, TrackerWarning, TrackingError
 from tracker.sdk import _liveness, _redact, _state
 from tracker.sdk._describe import as_property
 from tracker.store import Context, ContextType, ParentContext, Store
@@ -75,13 +76,19 @@ class Run:
         run = cls(store, values, context_id, final, parent, props)
         _liveness.heartbeat.add(store, context=context_id, cancel=lambda reason: run.finish("canceled", reason))
         _liveness.watch_signals()
-        links = [ParentContext(context_id, parent.context_id)] if parent is not None else []
-        if pipeline:
-            _state.ensure_type(store, ContextType(PIPELINE_TYPE))
-            (pipeline_id,) = store.put_contexts([Context(type=PIPELINE_TYPE, name=pipeline)], reuse_existing=True)
-            links.append(ParentContext(context_id, pipeline_id))
-        if links:
-            store.put_parent_contexts(links)
+        try:
+            links = [ParentContext(context_id, parent.context_id)] if parent is not None else []
+            if pipeline:
+                _state.ensure_type(store, ContextType(PIPELINE_TYPE))
+                (pipeline_id,) = store.put_contexts([Context(type=PIPELINE_TYPE, name=pipeline)], reuse_existing=True)
+                links.append(ParentContext(context_id, pipeline_id))
+            if links:
+                store.put_parent_contexts(links)
+        except BaseException as exc:  # recorded, but not started in full: it ends here, failed, saying why
+            with contextlib.suppress(Exception):
+                run.finish("failed", f"the run could not be started: {_state.why(exc)}")
+            _liveness.heartbeat.remove(store, context=context_id)
+            raise
         return run
 
     def finish(self, status: Status, reason: str | None = None) -> None:
@@ -171,15 +178,34 @@ def run(
     try:
         yield started
     except KeyboardInterrupt:
-        started.finish("canceled")
+        _finish(started, "canceled", unwinding=True)
         raise
     except BaseException:
-        started.finish("failed")
+        _finish(started, "failed", unwinding=True)
         raise
     else:
-        started.finish("complete")
+        _finish(started, "complete", unwinding=False)
     finally:
         _current_run.reset(token)  # always a token, never set(None)
+
+
+def _finish(run: Run, status: Status, *, unwinding: bool) -> None:
+    """Record the end of *run*. When that fails, the error policy applies (a TrackingError, or its warning),
+    except while the block's own exception is *unwinding*: that one goes on, never replaced; a warning says
+    the rest. The run stays "running" in the store then, and ``tracker.recover()`` marks it once this process
+    has ended."""
+    try:
+        run.finish(status)
+    except Exception as exc:
+        error = TrackingError(
+            f"tracker could not record the end of run {run.name!r} ({status}): {_state.why(exc)}; it stays "
+            "running in the store until tracker.recover() marks it, once this process has ended"
+        )
+        error.__cause__ = exc
+        if unwinding:
+            warnings.warn(str(error), TrackerWarning, stacklevel=4)
+        else:
+            _state.report(error)
 
 
 def current_run() -> Run | None:
