@@ -15,7 +15,8 @@ The data:
 Cases:
   lineage-20   upstream lineage of one artifact of the last layer, 20 hops: tracker's
                ``get_lineage(artifacts=[id], direction="upstream", max_hops=20)`` against ml-metadata's
-               ``get_lineage_subgraph`` (UPSTREAM, ``max_num_hops=20``); both return hydrated nodes
+               ``get_lineage_subgraph`` (UPSTREAM, ``max_num_hops=20``); both read every node, event
+               and link in the call (tracker builds its record objects when a list is first read)
   lineage-all  the same with no limit: tracker ``max_hops=None``, ml-metadata 100 (its maximum, which is
                exactly the depth of the graph: the seeds are 100 hops up)
   filter       ``properties.day.int_value = 7`` (323 of the records): tracker's ``get_artifacts(filter)``

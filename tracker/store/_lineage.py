@@ -1,30 +1,35 @@
-"""Lineage traversal in one recursive SQL statement, then hydration in the same transaction.
+"""Lineage: the walk (see ``_walk``), then the nodes, events, links and types it reached, in one transaction.
 
-The walk is a ``WITH RECURSIVE`` query over Event: each row is a node reached
-(kind 0 = artifact, 1 = execution), the event it was reached through, whether
-it is a stop node, and, with a hop limit, its distance from the start.
-``UNION`` (not ``UNION ALL``) drops rows seen before, so the walk ends on any
-graph, cycles included, and the number of round trips does not depend on depth.
+Every row of the answer is read in the transaction of the walk, so that a
+:class:`LineageGraph` is one consistent picture, even while other processes
+write. The rows are read joined to the set of ids the walk reached (one
+statement per table on SQLite and PostgreSQL), and kept as they come: the
+Artifact, Execution, Context, Event, Attribution and Association objects are
+built from them the first time a list is read, which a caller that reads only
+a few lists (or none) never pays for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, case, literal, literal_column, or_, select
+from sqlalchemy import literal_column, select
 
 from tracker.errors import FilterError, InvalidArgumentError
-from tracker.store import _edges as edges
-from tracker.store import _filter
 from tracker.store import _nodes as nodes
+from tracker.store import _values as values
+from tracker.store import _walk
 from tracker.store import schema as s
-from tracker.store._query import filtered_rows, plan
-from tracker.store._sql import Tx, rows_for_ids
+from tracker.store._query import plan
+from tracker.store._sql import Tx
 from tracker.store._types import TypeRegistry
+from tracker.store._walk import DIRECTIONS, EVENT_COLUMNS, INPUTS, OUTPUTS, id_rows
 from tracker.store.entities import (
     Artifact,
+    ArtifactState,
     ArtifactType,
     Association,
     Attribution,
@@ -33,15 +38,15 @@ from tracker.store.entities import (
     Event,
     EventType,
     Execution,
+    ExecutionState,
     ExecutionType,
+    PropertyValue,
     TypeKind,
 )
 
-DIRECTIONS = ("upstream", "downstream", "both")
-#: Events that make an artifact an input of an execution, and an output (MLMD's grouping).
-INPUTS = (EventType.INPUT, EventType.DECLARED_INPUT, EventType.INTERNAL_INPUT)
-OUTPUTS = (EventType.OUTPUT, EventType.DECLARED_OUTPUT, EventType.INTERNAL_OUTPUT, EventType.PENDING_OUTPUT)
-#: Most starting ids in one call (they travel as one IN list).
+__all__ = ["DIRECTIONS", "INPUTS", "MAX_START_IDS", "OUTPUTS", "LineageGraph", "lineage"]
+
+#: Most starting ids in one call.
 MAX_START_IDS = 10_000
 
 
@@ -49,7 +54,11 @@ MAX_START_IDS = 10_000
 class LineageGraph:
     """A part of the lineage graph: nodes, the events between them, their contexts and types.
 
-    Lists are sorted by id; events by artifact id, execution id and type.
+    Lists are sorted by id; events by artifact id, execution id and type. A graph
+    from ``Store.get_lineage`` holds every row it needs, read in one transaction,
+    and builds each list of records the first time it is read: a graph stays
+    valid and complete after its store is closed. Its lists are plain lists, to
+    read, change or replace like any attribute.
     """
 
     artifacts: list[Artifact] = field(default_factory=list)
@@ -61,6 +70,34 @@ class LineageGraph:
     context_types: list[ContextType] = field(default_factory=list)
     attributions: list[Attribution] = field(default_factory=list)
     associations: list[Association] = field(default_factory=list)
+
+    if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any attribute name)
+
+        def __getattr__(self, name: str) -> Any:
+            # Python calls this only for an attribute the instance lacks: a list not built yet
+            rows = self.__dict__.get("_rows")
+            build = _BUILDERS.get(name)
+            if rows is None or build is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            built = self.__dict__.setdefault(name, build(rows))  # two threads at once: both get the first
+            if all(n in self.__dict__ for n in _BUILDERS):
+                self.__dict__.pop("_rows", None)
+            return built
+
+
+@dataclass
+class _Rows:
+    """The rows of a lineage answer, in the columns of the selects below, as the driver returned them."""
+
+    flavor: values.Flavor
+    type_names: dict[int, str]
+    artifacts: list[Any]  # _NODE_COLUMNS, uri, state, then _PROPERTY_COLUMNS: a row per property
+    executions: list[Any]  # _NODE_COLUMNS, last_known_state, _PROPERTY_COLUMNS
+    contexts: list[Any]  # _NODE_COLUMNS, _PROPERTY_COLUMNS
+    events: list[Any]  # EVENT_COLUMNS
+    paths: list[Any]  # event_id, is_index_step, step_index, step_key; in path order
+    attributions: list[Any]  # artifact_id, context_id
+    associations: list[Any]  # execution_id, context_id
 
 
 Start = Iterable[int] | str | None
@@ -84,21 +121,6 @@ def _start(name: str, value: Start) -> list[int] | str | None:
             f"{name}: {len(ids)} starting ids; at most {MAX_START_IDS} per call (or use a filter)"
         )
     return ids
-
-
-def _steps(direction: str) -> tuple[tuple[EventType, ...], tuple[EventType, ...]]:
-    """The event types followed from an artifact, and from an execution."""
-    if direction == "downstream":
-        return INPUTS, OUTPUTS
-    if direction == "upstream":
-        return OUTPUTS, INPUTS
-    everything = tuple(EventType)
-    return everything, everything
-
-
-def _types_in(column: Any, types: tuple[EventType, ...]) -> Any:
-    # constants of the code, not user input: written into the SQL text
-    return column.in_([literal_column(str(int(t))) for t in types])
 
 
 def lineage(
@@ -131,158 +153,225 @@ def lineage(
         nodes.require(tx, nodes.EXECUTION, start_e)
 
     backend = tx.backend.name
-    # each filter gets its own parameter prefix, so that one statement can hold all four
-    plans: dict[str, _filter.Plan | None] = {
-        "sa": plan(start_a, "artifact", backend) if isinstance(start_a, str) else None,
-        "se": plan(start_e, "execution", backend) if isinstance(start_e, str) else None,
-        "xa": plan(stop_at_artifacts, "artifact", backend) if stop_at_artifacts else None,
-        "xe": plan(stop_at_executions, "execution", backend) if stop_at_executions else None,
-    }
-    shape = (
-        "lineage",
-        direction,
-        max_hops is not None,
-        "ids" if isinstance(start_a, list) else None,
-        "ids" if isinstance(start_e, list) else None,
-        *((p.key if p else None) for p in plans.values()),
-    )
-
-    def build() -> Any:
-        return _walk(backend, direction, max_hops is not None, start_a is not None, start_e is not None, plans)
-
-    params: dict[str, Any] = {}
-    for prefix, p in plans.items():
-        if p is not None:
-            params.update(_filter.bound(p, prefix))
-            if prefix.startswith("x"):  # stop filters are used twice: on the starting nodes too
-                params.update(_filter.bound(p, prefix + "0"))
-    if isinstance(start_a, list):
-        params["start_a"] = start_a or [0]
-    if isinstance(start_e, list):
-        params["start_e"] = start_e or [0]
-    if max_hops is not None:
-        params["hops"] = max_hops
     texts = [t for t in (start_a, start_e, stop_at_artifacts, stop_at_executions) if isinstance(t, str)]
-    rows = filtered_rows(tx, tx.backend.prepared_lru(shape, build), params, "; ".join(texts) or None)
-
-    stopped = {(int(row[0]), int(row[1])) for row in rows if row[2]} if not include_stops else set()
-    kept_nodes: set[tuple[int, int]] = set()
-    events: dict[int, tuple[Any, ...]] = {}
-    for row in rows:
-        key = (int(row[0]), int(row[1]))
-        if key in stopped:
-            continue
-        kept_nodes.add(key)
-        if row[3] is not None:
-            events[int(row[3])] = tuple(row[3:])
-    return _hydrate(tx, types, kept_nodes, list(events.values()))
-
-
-def _walk(
-    backend: str, direction: str, limited: bool, from_a: bool, from_e: bool, plans: dict[str, _filter.Plan | None]
-) -> Any:
-    a, x = s.artifact, s.execution
-    zero = literal(0)
-
-    def starts(kind: int, table: Any, ids_param: str, filter_plan: _filter.Plan | None, prefix: str) -> Any:
-        cond = (
-            table.c.id.in_(_filter.ids(filter_plan, backend, prefix))
-            if filter_plan is not None
-            else table.c.id.in_(bindparam(ids_param, expanding=True))
-        )
-        stop_plan, stop_prefix = (plans["xa"], "xa0") if kind == 0 else (plans["xe"], "xe0")
-        # a starting node that is a stop node is not expanded either (as in MLMD)
-        stop = (
-            case((table.c.id.in_(_filter.ids(stop_plan, backend, stop_prefix)), 1), else_=0)
-            if stop_plan is not None
-            else zero
-        )
-        columns = [literal(kind).label("kind"), table.c.id.label("id"), zero.label("event_id"), stop.label("stop")]
-        if limited:
-            columns.append(zero.label("depth"))
-        return select(*columns).where(cond)
-
-    anchors = []
-    if from_a:
-        anchors.append(starts(0, a, "start_a", plans["sa"], "sa"))
-    if from_e:
-        anchors.append(starts(1, x, "start_e", plans["se"], "se"))
-    if len(anchors) == 1:
-        anchor = anchors[0]
-    else:  # a recursive CTE's first part must be one SELECT for SQLAlchemy: select from the union
-        both = anchors[0].union_all(anchors[1]).subquery("lineage_start")
-        anchor = select(*both.c)
-    walk = anchor.cte("lineage_walk", recursive=True)
-
-    from_artifact, from_execution = _steps(direction)
-    ea, ee = s.event.alias("ea"), s.event.alias("ee")
-    joined = walk.outerjoin(
-        ea, and_(walk.c.kind == 0, ea.c.artifact_id == walk.c.id, _types_in(ea.c.type, from_artifact))
-    ).outerjoin(ee, and_(walk.c.kind == 1, ee.c.execution_id == walk.c.id, _types_in(ee.c.type, from_execution)))
-    stop_branches = []
-    if plans["xe"] is not None:
-        stop_branches.append((ea.c.execution_id.in_(_filter.ids(plans["xe"], backend, "xe")), 1))
-    if plans["xa"] is not None:
-        stop_branches.append((ee.c.artifact_id.in_(_filter.ids(plans["xa"], backend, "xa")), 1))
-    stop = case(*stop_branches, else_=0) if stop_branches else zero
-    columns = [
-        (1 - walk.c.kind).label("kind"),
-        case((walk.c.kind == 0, ea.c.execution_id), else_=ee.c.artifact_id).label("id"),
-        case((walk.c.kind == 0, ea.c.id), else_=ee.c.id).label("event_id"),
-        stop.label("stop"),
-    ]
-    conditions = [or_(ea.c.id.is_not(None), ee.c.id.is_not(None)), walk.c.stop == 0]
-    if limited:
-        columns.append((walk.c.depth + 1).label("depth"))
-        conditions.append(walk.c.depth < bindparam("hops"))
-    walk = walk.union(select(*columns).select_from(joined).where(*conditions))
-    # each node with the event it was reached by (UNION made the rows unique, up to depth)
-    event = s.event.alias("reached_by")
-    return select(
-        walk.c.kind,
-        walk.c.id,
-        walk.c.stop,
-        event.c.id,
-        event.c.artifact_id,
-        event.c.execution_id,
-        event.c.type,
-        event.c.milliseconds_since_epoch,
-    ).select_from(walk.outerjoin(event, event.c.id == walk.c.event_id))
-
-
-def _hydrate(tx: Tx, types: TypeRegistry, kept: set[tuple[int, int]], event_rows: list[Any]) -> LineageGraph:
-    artifact_ids = sorted(i for k, i in kept if k == 0)
-    execution_ids = sorted(i for k, i in kept if k == 1)
-    graph = LineageGraph()
-    graph.artifacts = nodes.get_by_ids(tx, types, nodes.ARTIFACT, artifact_ids)  # type: ignore[assignment]
-    graph.executions = nodes.get_by_ids(tx, types, nodes.EXECUTION, execution_ids)  # type: ignore[assignment]
-    graph.events = sorted(
-        edges.events_from_rows(tx, event_rows), key=lambda e: (e.artifact_id, e.execution_id, int(e.type))
+    query = _walk.Query(
+        direction=direction,
+        max_hops=max_hops,
+        start_a=start_a,
+        start_e=start_e,
+        # each filter gets its own parameter prefix, so that one statement can hold all four
+        plans={
+            "sa": plan(start_a, "artifact", backend) if isinstance(start_a, str) else None,
+            "se": plan(start_e, "execution", backend) if isinstance(start_e, str) else None,
+            "xa": plan(stop_at_artifacts, "artifact", backend) if stop_at_artifacts else None,
+            "xe": plan(stop_at_executions, "execution", backend) if stop_at_executions else None,
+        },
+        include_stops=include_stops,
+        texts="; ".join(texts) or None,
     )
-    graph.attributions = [
-        Attribution(artifact_id=i, context_id=c) for i, c in _links(tx, s.attribution, "artifact_id", artifact_ids)
-    ]
-    graph.associations = [
-        Association(execution_id=i, context_id=c) for i, c in _links(tx, s.association, "execution_id", execution_ids)
-    ]
-    context_ids = sorted({a.context_id for a in graph.attributions} | {a.context_id for a in graph.associations})
-    graph.contexts = nodes.get_by_ids(tx, types, nodes.CONTEXT, context_ids)  # type: ignore[assignment]
-    for kind, found, target in (
-        (TypeKind.ARTIFACT, graph.artifacts, graph.artifact_types),
-        (TypeKind.EXECUTION, graph.executions, graph.execution_types),
-        (TypeKind.CONTEXT, graph.contexts, graph.context_types),
+    return _graph(tx, types, _walk.walk(tx, query))
+
+
+# --- reading the rows, in the transaction of the walk ---
+
+
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+def _graph(tx: Tx, types: TypeRegistry, found: _walk.Walk) -> LineageGraph:
+    artifact_ids, execution_ids = list(found.artifacts), list(found.executions)
+    attributions = _links(tx, s.attribution, "artifact_id", artifact_ids)
+    associations = _links(tx, s.association, "execution_id", execution_ids)
+    context_ids = list(set(map(_second, attributions)) | set(map(_second, associations)))
+    rows = _Rows(
+        flavor=tx.backend.flavor,
+        type_names={},
+        artifacts=_node_rows(tx, nodes.ARTIFACT, artifact_ids),
+        executions=_node_rows(tx, nodes.EXECUTION, execution_ids),
+        contexts=_node_rows(tx, nodes.CONTEXT, context_ids),
+        events=found.events,
+        paths=_path_rows(tx, list(map(_first, found.events))),
+        attributions=attributions,
+        associations=associations,
+    )
+    _check(rows)
+    graph = LineageGraph.__new__(LineageGraph)
+    listed: dict[str, Any] = {}
+    for kind, node_rows, name in (
+        (TypeKind.ARTIFACT, rows.artifacts, "artifact_types"),
+        (TypeKind.EXECUTION, rows.executions, "execution_types"),
+        (TypeKind.CONTEXT, rows.contexts, "context_types"),
     ):
-        for type_id in sorted({n.type_id for n in found if n.type_id is not None}):
-            target.append(types.by_id(tx, type_id, kind).entity())  # type: ignore[arg-type]
+        stored = [types.by_id(tx, int(type_id), kind) for type_id in sorted(set(map(_second, node_rows)))]
+        rows.type_names.update((t.id, t.name) for t in stored)
+        listed[name] = [t.entity() for t in stored]
+    graph.__dict__.update(listed, _rows=rows)
     return graph
 
 
-def _links(tx: Tx, table: Any, column: str, ids: list[int]) -> list[tuple[int, int]]:
-    """(node id, context id) pairs of *table* for the nodes in *ids*, sorted."""
-    rows = rows_for_ids(
+#: The columns read of each kind of node: those all kinds share, then uri and state, or the state.
+_NODE_COLUMNS = ("id", "type_id", "name", "external_id", "create_time_since_epoch", "last_update_time_since_epoch")
+_EXTRA_COLUMNS = {"artifact": ("uri", "state"), "execution": ("last_known_state",), "context": ()}
+#: The columns read of a property row, after the node's.
+_PROPERTY_COLUMNS = ("name", "is_custom_property", *values.VALUE_COLUMNS)
+
+
+def _node_rows(tx: Tx, kind: nodes.NodeKind, ids: list[int]) -> list[Any]:
+    """The nodes with their properties: a row per property, or one row with NULL properties."""
+    t, p = kind.table, kind.props
+    columns = [t.c[c] for c in (*_NODE_COLUMNS, *_EXTRA_COLUMNS[kind.word])] + [p.c[c] for c in _PROPERTY_COLUMNS]
+    return id_rows(
+        tx,
+        ("lineage_nodes", kind.word),
+        lambda where_in: (
+            select(*columns).select_from(t.outerjoin(p, p.c[kind.owner] == t.c.id)).where(where_in(t.c.id))
+        ),
+        ids,
+    )
+
+
+def _links(tx: Tx, table: Any, column: str, ids: list[int]) -> list[Any]:
+    """(node id, context id) rows of *table* for the nodes in *ids*."""
+    return id_rows(
         tx,
         ("lineage_links", column),
         lambda where_in: select(table.c[column], table.c.context_id).where(where_in(table.c[column])),
         ids,
     )
-    return sorted((int(i), int(c)) for i, c in rows)
+
+
+def _path_rows(tx: Tx, event_ids: list[int]) -> list[Any]:
+    p = s.event_path
+    # EventPath has no position column: steps come back in the order they were written.
+    physical = {"sqlite": "rowid", "postgresql": "ctid"}.get(tx.backend.name)
+    return id_rows(
+        tx,
+        "lineage_paths",
+        lambda where_in: (
+            select(p.c.event_id, p.c.is_index_step, p.c.step_index, p.c.step_key)
+            .where(where_in(p.c.event_id))
+            .order_by(p.c.event_id, *([literal_column(physical)] if physical else []))
+        ),
+        event_ids,
+    )
+
+
+def _check(rows: _Rows) -> None:
+    """Raise now, in get_lineage, what building the records later would: values the records cannot hold."""
+    for state in set(map(itemgetter(7), rows.artifacts)):
+        ArtifactState(state or 0)
+    for state in set(map(itemgetter(6), rows.executions)):
+        ExecutionState(state or 0)
+    for event_type in set(map(itemgetter(3), rows.events)):
+        EventType(event_type)
+    for word, node_rows in (("artifact", rows.artifacts), ("execution", rows.executions), ("context", rows.contexts)):
+        layout = _LAYOUTS[word]
+        name, first = layout.width, layout.width + 2  # ints, floats and plain strings decode as they are
+        for row in node_rows:
+            if row[name] is not None and row[first] is None and row[first + 1] is None:
+                text = row[first + 2]
+                if text is None or text.startswith(values.STRUCT_PREFIX):
+                    layout.value(row, rows.flavor)
+
+
+# --- building the records, the first time a list is read ---
+
+
+class _Layout:
+    """Where the columns of a kind's node rows are: the node's, then a property's."""
+
+    def __init__(self, word: str) -> None:
+        names = (*_NODE_COLUMNS, *_EXTRA_COLUMNS[word], *_PROPERTY_COLUMNS)
+        self.width = len(_NODE_COLUMNS) + len(_EXTRA_COLUMNS[word])
+        self.names = names
+        self.at = {name: i for i, name in enumerate(names)}  # "name": the property's, which comes last
+
+    def value(self, row: Any, flavor: values.Flavor) -> PropertyValue:
+        return values.decode_row(row, self.at, self.names, flavor)
+
+    def nodes(self, rows: _Rows, node_rows: list[Any], make: Callable[..., Any]) -> list[Any]:
+        """``make(row, **fields)`` for each node, by id, with its properties."""
+        found: dict[int, tuple[Any, dict[str, PropertyValue], dict[str, PropertyValue]]] = {}
+        name = self.width
+        for row in node_rows:
+            node = found.get(row[0])
+            if node is None:
+                node = found[row[0]] = (row, {}, {})
+            if row[name] is not None:  # a property (its name is NOT NULL)
+                node[2 if row[name + 1] else 1][row[name]] = self.value(row, rows.flavor)
+        out = []
+        for node_id in sorted(found):
+            row, properties, custom = found[node_id]
+            type_id = int(row[1])
+            out.append(
+                make(
+                    row,
+                    id=int(node_id),
+                    type_id=type_id,
+                    type=rows.type_names[type_id],
+                    name=row[2],
+                    external_id=row[3],
+                    create_time_since_epoch=int(row[4]),
+                    last_update_time_since_epoch=int(row[5]),
+                    properties=properties,
+                    custom_properties=custom,
+                )
+            )
+        return out
+
+
+_LAYOUTS = {word: _Layout(word) for word in _EXTRA_COLUMNS}
+
+
+def _artifacts(rows: _Rows) -> list[Artifact]:
+    def make(row: Any, **fields: Any) -> Artifact:
+        return Artifact(**fields, uri=row[6], state=ArtifactState(row[7] or 0))
+
+    return _LAYOUTS["artifact"].nodes(rows, rows.artifacts, make)
+
+
+def _executions(rows: _Rows) -> list[Execution]:
+    def make(row: Any, **fields: Any) -> Execution:
+        return Execution(**fields, last_known_state=ExecutionState(row[6] or 0))
+
+    return _LAYOUTS["execution"].nodes(rows, rows.executions, make)
+
+
+def _contexts(rows: _Rows) -> list[Context]:
+    return _LAYOUTS["context"].nodes(rows, rows.contexts, lambda row, **fields: Context(**fields))
+
+
+def _events(rows: _Rows) -> list[Event]:
+    paths: dict[int, list[Any]] = {}
+    for event_id, is_index, index, key in rows.paths:
+        paths.setdefault(int(event_id), []).append(int(index) if is_index else key)
+    kinds = {int(t): t for t in EventType}
+    events = [
+        Event(int(artifact_id), int(execution_id), kinds[int(kind)], paths.get(int(event_id)) or [], int(millis or 0))
+        for event_id, artifact_id, execution_id, kind, millis in rows.events
+    ]
+    events.sort(key=lambda e: (e.artifact_id, e.execution_id, int(e.type)))
+    return events
+
+
+def _attributions(rows: _Rows) -> list[Attribution]:
+    return [Attribution(artifact_id=a, context_id=c) for a, c in sorted((int(a), int(c)) for a, c in rows.attributions)]
+
+
+def _associations(rows: _Rows) -> list[Association]:
+    return [
+        Association(execution_id=e, context_id=c) for e, c in sorted((int(e), int(c)) for e, c in rows.associations)
+    ]
+
+
+#: The lists a graph from the store builds when first read, and how.
+_BUILDERS: dict[str, Callable[[_Rows], list[Any]]] = {
+    "artifacts": _artifacts,
+    "executions": _executions,
+    "contexts": _contexts,
+    "events": _events,
+    "attributions": _attributions,
+    "associations": _associations,
+}
+
+assert tuple(EVENT_COLUMNS) == ("id", "artifact_id", "execution_id", "type", "milliseconds_since_epoch")
