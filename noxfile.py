@@ -56,6 +56,13 @@ def bench_queries(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def bench_lineage_floor(session: nox.Session) -> None:
+    """The lineage case of bench_queries against the least Python's sqlite3 module does for the same rows."""
+    session.install("-e", ".[test]", MLMD)
+    session.run("python", "bench/lineage_floor.py", *session.posargs)
+
+
+@nox.session(python="3.11")
 def bench_step(session: nox.Session) -> None:
     """One @tracker.step call against the plain function and ml-metadata; a 200 MB array against cloudpickle."""
     session.install("-e", ".", MLMD, NUMPY)
