@@ -45,7 +45,6 @@ from tracker import (
 )
 from tracker.store import _walk, schema
 from tracker.store._engine import resolve_url
-from tracker.store._sql import Tx
 
 
 @dataclass(frozen=True)
@@ -283,33 +282,3 @@ def test_every_way_ids_travel_gives_the_same_graph(store_url: str, monkeypatch: 
             found = store.get_lineage(artifacts=made.artifacts[:50])
             assert found == expected
         assert len(found.artifacts) > 500
-
-
-def test_sqlite_walks_one_query_per_hop(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """SQLite runs in the process: a hop is a function call, not a round trip. One query per hop."""
-    with tracker.connect(str(tmp_path_factory.mktemp("hops") / "s.sqlite")) as store:
-        store.put_artifact_type(ArtifactType("Data"))
-        store.put_execution_type(ExecutionType("Step"))
-        artifacts = store.put_artifacts([Artifact(type="Data") for _ in range(11)])
-        executions = store.put_executions([Execution(type="Step") for _ in range(10)])
-        store.put_events(
-            [Event(artifacts[i], e, EventType.INPUT) for i, e in enumerate(executions)]
-            + [Event(artifacts[i + 1], e, EventType.OUTPUT) for i, e in enumerate(executions)]
-        )
-        calls = 0
-        execute = Tx.execute
-
-        def counting(self: Tx, *args: object, **kwargs: object) -> object:
-            nonlocal calls
-            calls += 1
-            return execute(self, *args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(Tx, "execute", counting)
-        counts = []
-        for hops in (2, 4, 6):
-            calls = 0
-            store.get_lineage(artifacts=[artifacts[-1]], direction="upstream", max_hops=hops)
-            counts.append(calls)
-        assert counts[1] - counts[0] == counts[2] - counts[1] == 2, counts
