@@ -90,26 +90,27 @@ def get_events(tx: Tx, column: str, ids: Iterable[int]) -> list[Event]:
     return events_from_rows(tx, rows)
 
 
-def events_from_rows(tx: Tx, rows: Iterable[Any]) -> list[Event]:
-    """Events (with their paths) from rows of (id, artifact_id, execution_id, type, milliseconds), by id."""
+def path_steps(backend: str) -> Callable[[Callable[[Any], Any]], Any]:
+    """``build(where_in)`` of the select of path steps (event_id, is_index_step, step_index, step_key) of the
+    events ``where_in(event_id)`` picks, by event and in path order."""
     p = s.event_path
     # EventPath has no position column: steps come back in the order they were written.
-    physical = {"sqlite": "rowid", "postgresql": "ctid"}.get(tx.backend.name)
+    physical = {"sqlite": "rowid", "postgresql": "ctid"}.get(backend)
+    return lambda where_in: (
+        select(p.c.event_id, p.c.is_index_step, p.c.step_index, p.c.step_key)
+        .where(where_in(p.c.event_id))
+        .order_by(p.c.event_id, *([literal_column(physical)] if physical else []))
+    )
+
+
+def events_from_rows(tx: Tx, rows: Iterable[Any]) -> list[Event]:
+    """Events (with their paths) from rows of (id, artifact_id, execution_id, type, milliseconds), by id."""
     types = {int(t): t for t in EventType}
     events: dict[int, Event] = {}
     for event_id, artifact_id, execution_id, kind, millis in rows:
         events[int(event_id)] = Event(int(artifact_id), int(execution_id), types.get(kind) or EventType(kind), [],
                                       int(millis or 0))  # fmt: skip
-    path_rows = rows_for_ids(
-        tx,
-        "event_paths",
-        lambda where_in: (
-            select(p.c.event_id, p.c.is_index_step, p.c.step_index, p.c.step_key)
-            .where(where_in(p.c.event_id))
-            .order_by(p.c.event_id, *([literal_column(physical)] if physical else []))
-        ),
-        sorted(events),
-    )
+    path_rows = rows_for_ids(tx, "event_paths", path_steps(tx.backend.name), sorted(events))
     for event_id, is_index, index, key in path_rows:
         events[int(event_id)].path.append(int(index) if is_index else key)
     return [events[i] for i in sorted(events)]

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import select
 
 from tracker.errors import FilterError, InvalidArgumentError
 from tracker.store import _nodes as nodes
 from tracker.store import _values as values
 from tracker.store import _walk
 from tracker.store import schema as s
+from tracker.store._edges import path_steps
 from tracker.store._query import plan
 from tracker.store._sql import Tx
 from tracker.store._types import TypeRegistry
@@ -241,19 +242,7 @@ def _links(tx: Tx, table: Any, column: str, ids: list[int]) -> list[Any]:
 
 
 def _path_rows(tx: Tx, event_ids: list[int]) -> list[Any]:
-    p = s.event_path
-    # EventPath has no position column: steps come back in the order they were written.
-    physical = {"sqlite": "rowid", "postgresql": "ctid"}.get(tx.backend.name)
-    return id_rows(
-        tx,
-        "lineage_paths",
-        lambda where_in: (
-            select(p.c.event_id, p.c.is_index_step, p.c.step_index, p.c.step_key)
-            .where(where_in(p.c.event_id))
-            .order_by(p.c.event_id, *([literal_column(physical)] if physical else []))
-        ),
-        event_ids,
-    )
+    return id_rows(tx, "lineage_paths", path_steps(tx.backend.name), event_ids)
 
 
 def _check(rows: _Rows) -> None:

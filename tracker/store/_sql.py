@@ -310,20 +310,31 @@ def _is_value_error(exc: BaseException, dbapi: Any) -> bool:
 
 
 def rows_for_ids(
-    tx: Tx, key: Hashable, build: Callable[[Callable[[Any], Any]], ClauseElement], ids: Iterable[Any]
+    tx: Tx,
+    key: Hashable,
+    build: Callable[[Callable[[Any], Any]], ClauseElement],
+    ids: Iterable[Any],
+    params: dict[str, Any] | None = None,
+    *,
+    prepare: Callable[[Hashable, Callable[[], ClauseElement]], Prepared] | None = None,
+    read: Callable[[Prepared, dict[str, Any]], list[Any]] | None = None,
 ) -> list[Any]:
     """The rows of a statement with an ``IN`` list, for every id in *ids*, in batches.
 
-    ``build(where_in)`` makes the statement; ``where_in(column)`` is the ``IN`` clause. Lists
-    are padded to a few fixed sizes, each compiled once, so that no statement is expanded
-    per call (SQLAlchemy's expanding parameters cost more than the query for short lists).
+    ``build(where_in)`` makes the statement; ``where_in(column)`` is the ``IN`` clause; *params*
+    are its other parameters. Lists are padded to a few fixed sizes, each compiled once (by
+    *prepare*, default ``tx.backend.prepared``), so that no statement is expanded per call
+    (SQLAlchemy's expanding parameters cost more than the query for short lists). *read* runs
+    a batch (default ``tx.rows``).
     """
+    prepare = prepare or tx.backend.prepared
+    read = read or tx.rows
     out: list[Any] = []
     for batch in chunks(dict.fromkeys(ids)):
         size = _bucket(len(batch))
-        stmt = tx.backend.prepared((key, "in", size), _builder(build, size))
+        stmt = prepare((key, "in", size), _builder(build, size))
         padded = batch + [batch[-1]] * (size - len(batch))
-        out.extend(tx.rows(stmt, {f"in_{k}": v for k, v in enumerate(padded)}))
+        out.extend(read(stmt, {**(params or {}), **{f"in_{k}": v for k, v in enumerate(padded)}}))
     return out
 
 

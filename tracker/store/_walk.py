@@ -32,7 +32,7 @@ from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, case, cast, func, 
 from tracker.store import _filter
 from tracker.store import schema as s
 from tracker.store._query import filtered_rows
-from tracker.store._sql import Backend, Tx, chunks
+from tracker.store._sql import Backend, Tx, rows_for_ids
 from tracker.store.entities import EventType
 
 DIRECTIONS = ("upstream", "downstream", "both")
@@ -142,15 +142,9 @@ def id_rows(
     if mode == "array":
         stmt = prepare((key, "any"), lambda: build(_in_array))
         return filtered_rows(tx, stmt, {**(params or {}), "ids": list(ids)}, text)
-    out: list[Any] = []
-    for batch in chunks(ids):
-        size = 8
-        while size < len(batch):
-            size *= 4
-        stmt = prepare((key, "in", size), _in_list_builder(build, size))
-        padded = batch + [batch[-1]] * (size - len(batch))
-        out += filtered_rows(tx, stmt, {**(params or {}), **{f"in_{k}": v for k, v in enumerate(padded)}}, text)
-    return out
+    return rows_for_ids(
+        tx, key, build, ids, params, prepare=prepare, read=lambda stmt, bound: filtered_rows(tx, stmt, bound, text)
+    )
 
 
 def _in_json(column: Any) -> Any:
@@ -161,10 +155,6 @@ def _in_array(column: Any) -> Any:
     # typed as the id columns are: an array of smallints (psycopg's guess for small ids) is not hashed
     # by the planner, which then compares each row with every id
     return column == any_(cast(bindparam("ids"), ARRAY(Integer)))
-
-
-def _in_list_builder(build: Callable[[Callable[[Any], Any]], Any], size: int) -> Callable[[], Any]:
-    return lambda: build(lambda column: column.in_([bindparam(f"in_{k}") for k in range(size)]))
 
 
 # --- SQLite: one query per hop ---
