@@ -87,7 +87,8 @@ def get_events(tx: Tx, column: str, ids: Iterable[int]) -> list[Event]:
         ),
         [int(i) for i in ids],
     )
-    return events_from_rows(tx, rows)
+    path_rows = rows_for_ids(tx, "event_paths", path_steps(tx.backend.name), sorted({int(r[0]) for r in rows}))
+    return events_with_paths(rows, path_rows)
 
 
 def path_steps(backend: str) -> Callable[[Callable[[Any], Any]], Any]:
@@ -103,14 +104,14 @@ def path_steps(backend: str) -> Callable[[Callable[[Any], Any]], Any]:
     )
 
 
-def events_from_rows(tx: Tx, rows: Iterable[Any]) -> list[Event]:
-    """Events (with their paths) from rows of (id, artifact_id, execution_id, type, milliseconds), by id."""
+def events_with_paths(rows: Iterable[Any], path_rows: Iterable[Any]) -> list[Event]:
+    """Events, by id, from rows of (id, artifact_id, execution_id, type, milliseconds) and the rows of their
+    path steps (``path_steps``, in path order)."""
     types = {int(t): t for t in EventType}
     events: dict[int, Event] = {}
     for event_id, artifact_id, execution_id, kind, millis in rows:
         events[int(event_id)] = Event(int(artifact_id), int(execution_id), types.get(kind) or EventType(kind), [],
                                       int(millis or 0))  # fmt: skip
-    path_rows = rows_for_ids(tx, "event_paths", path_steps(tx.backend.name), sorted(events))
     for event_id, is_index, index, key in path_rows:
         events[int(event_id)].path.append(int(index) if is_index else key)
     return [events[i] for i in sorted(events)]

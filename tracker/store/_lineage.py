@@ -13,24 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from tracker.errors import FilterError, InvalidArgumentError
+from tracker.store import _edges as edges
 from tracker.store import _nodes as nodes
 from tracker.store import _values as values
 from tracker.store import _walk
 from tracker.store import schema as s
-from tracker.store._edges import path_steps
 from tracker.store._query import plan
 from tracker.store._sql import Tx
 from tracker.store._types import TypeRegistry
 from tracker.store._walk import DIRECTIONS, EVENT_COLUMNS, INPUTS, OUTPUTS, id_rows
 from tracker.store.entities import (
     Artifact,
-    ArtifactState,
     ArtifactType,
     Association,
     Attribution,
@@ -39,9 +38,7 @@ from tracker.store.entities import (
     Event,
     EventType,
     Execution,
-    ExecutionState,
     ExecutionType,
-    PropertyValue,
     TypeKind,
 )
 
@@ -92,9 +89,9 @@ class _Rows:
 
     flavor: values.Flavor
     type_names: dict[int, str]
-    artifacts: list[Any]  # _NODE_COLUMNS, uri, state, then _PROPERTY_COLUMNS: a row per property
-    executions: list[Any]  # _NODE_COLUMNS, last_known_state, _PROPERTY_COLUMNS
-    contexts: list[Any]  # _NODE_COLUMNS, _PROPERTY_COLUMNS
+    artifacts: list[Any]  # the node table's columns, then the property table's: a row per property
+    executions: list[Any]  # as artifacts
+    contexts: list[Any]  # as artifacts
     events: list[Any]  # EVENT_COLUMNS
     paths: list[Any]  # event_id, is_index_step, step_index, step_key; in path order
     attributions: list[Any]  # artifact_id, context_id
@@ -210,22 +207,15 @@ def _graph(tx: Tx, types: TypeRegistry, found: _walk.Walk) -> LineageGraph:
     return graph
 
 
-#: The columns read of each kind of node: those all kinds share, then uri and state, or the state.
-_NODE_COLUMNS = ("id", "type_id", "name", "external_id", "create_time_since_epoch", "last_update_time_since_epoch")
-_EXTRA_COLUMNS = {"artifact": ("uri", "state"), "execution": ("last_known_state",), "context": ()}
-#: The columns read of a property row, after the node's.
-_PROPERTY_COLUMNS = ("name", "is_custom_property", *values.VALUE_COLUMNS)
-
-
 def _node_rows(tx: Tx, kind: nodes.NodeKind, ids: list[int]) -> list[Any]:
-    """The nodes with their properties: a row per property, or one row with NULL properties."""
+    """The nodes with their properties: the node table's columns, then the property table's (NULL where the
+    node has none), a row per property."""
     t, p = kind.table, kind.props
-    columns = [t.c[c] for c in (*_NODE_COLUMNS, *_EXTRA_COLUMNS[kind.word])] + [p.c[c] for c in _PROPERTY_COLUMNS]
     return id_rows(
         tx,
         ("lineage_nodes", kind.word),
         lambda where_in: (
-            select(*columns).select_from(t.outerjoin(p, p.c[kind.owner] == t.c.id)).where(where_in(t.c.id))
+            select(*t.c, *p.c).select_from(t.outerjoin(p, p.c[kind.owner] == t.c.id)).where(where_in(t.c.id))
         ),
         ids,
     )
@@ -242,103 +232,47 @@ def _links(tx: Tx, table: Any, column: str, ids: list[int]) -> list[Any]:
 
 
 def _path_rows(tx: Tx, event_ids: list[int]) -> list[Any]:
-    return id_rows(tx, "lineage_paths", path_steps(tx.backend.name), event_ids)
+    return id_rows(tx, "lineage_paths", edges.path_steps(tx.backend.name), event_ids)
 
 
 def _check(rows: _Rows) -> None:
     """Raise now, in get_lineage, what building the records later would: values the records cannot hold."""
-    for state in set(map(itemgetter(7), rows.artifacts)):
-        ArtifactState(state or 0)
-    for state in set(map(itemgetter(6), rows.executions)):
-        ExecutionState(state or 0)
     for event_type in set(map(itemgetter(3), rows.events)):
         EventType(event_type)
-    for word, node_rows in (("artifact", rows.artifacts), ("execution", rows.executions), ("context", rows.contexts)):
-        layout = _LAYOUTS[word]
-        name, first = layout.width, layout.width + 2  # ints, floats and plain strings decode as they are
-        for row in node_rows:
-            if row[name] is not None and row[first] is None and row[first + 1] is None:
-                text = row[first + 2]
+    for kind, rows_of in _KINDS.items():
+        node_rows = rows_of(rows)
+        if kind.state is not None and kind.states is not None:
+            for state in set(map(itemgetter(kind.columns.index(kind.state)), node_rows)):
+                kind.states(state or 0)
+        width, names = len(kind.columns), [c.name for c in kind.props.columns]
+        at = {name: i for i, name in enumerate(names)}
+        owner, number, real, string = (width + at[c] for c in (kind.owner, "int_value", "double_value", "string_value"))
+        for row in node_rows:  # ints, floats and plain strings decode as they are
+            if row[owner] is not None and row[number] is None and row[real] is None:
+                text = row[string]
                 if text is None or text.startswith(values.STRUCT_PREFIX):
-                    layout.value(row, rows.flavor)
+                    values.decode_row(row[width:], at, names, rows.flavor)
 
 
 # --- building the records, the first time a list is read ---
 
 
-class _Layout:
-    """Where the columns of a kind's node rows are: the node's, then a property's."""
+def _nodes(kind: nodes.NodeKind) -> Callable[[_Rows], list[Any]]:
+    """The builder of the list of nodes of *kind*, by id."""
 
-    def __init__(self, word: str) -> None:
-        names = (*_NODE_COLUMNS, *_EXTRA_COLUMNS[word], *_PROPERTY_COLUMNS)
-        self.width = len(_NODE_COLUMNS) + len(_EXTRA_COLUMNS[word])
-        self.names = names
-        self.at = {name: i for i, name in enumerate(names)}  # "name": the property's, which comes last
+    def build(rows: _Rows) -> list[Any]:
+        width = len(kind.columns)
+        owner = width + [c.name for c in kind.props.columns].index(kind.owner)
+        joined = _KINDS[kind](rows)
+        node_rows = sorted({row[0]: row[:width] for row in joined}.values(), key=_first)
+        prop_rows = [row[width:] for row in joined if row[owner] is not None]
+        return nodes.build(kind, node_rows, prop_rows, rows.type_names.__getitem__, rows.flavor)
 
-    def value(self, row: Any, flavor: values.Flavor) -> PropertyValue:
-        return values.decode_row(row, self.at, self.names, flavor)
-
-    def nodes(self, rows: _Rows, node_rows: list[Any], make: Callable[..., Any]) -> list[Any]:
-        """``make(row, **fields)`` for each node, by id, with its properties."""
-        found: dict[int, tuple[Any, dict[str, PropertyValue], dict[str, PropertyValue]]] = {}
-        name = self.width
-        for row in node_rows:
-            node = found.get(row[0])
-            if node is None:
-                node = found[row[0]] = (row, {}, {})
-            if row[name] is not None:  # a property (its name is NOT NULL)
-                node[2 if row[name + 1] else 1][row[name]] = self.value(row, rows.flavor)
-        out = []
-        for node_id in sorted(found):
-            row, properties, custom = found[node_id]
-            type_id = int(row[1])
-            out.append(
-                make(
-                    row,
-                    id=int(node_id),
-                    type_id=type_id,
-                    type=rows.type_names[type_id],
-                    name=row[2],
-                    external_id=row[3],
-                    create_time_since_epoch=int(row[4]),
-                    last_update_time_since_epoch=int(row[5]),
-                    properties=properties,
-                    custom_properties=custom,
-                )
-            )
-        return out
-
-
-_LAYOUTS = {word: _Layout(word) for word in _EXTRA_COLUMNS}
-
-
-def _artifacts(rows: _Rows) -> list[Artifact]:
-    def make(row: Any, **fields: Any) -> Artifact:
-        return Artifact(**fields, uri=row[6], state=ArtifactState(row[7] or 0))
-
-    return _LAYOUTS["artifact"].nodes(rows, rows.artifacts, make)
-
-
-def _executions(rows: _Rows) -> list[Execution]:
-    def make(row: Any, **fields: Any) -> Execution:
-        return Execution(**fields, last_known_state=ExecutionState(row[6] or 0))
-
-    return _LAYOUTS["execution"].nodes(rows, rows.executions, make)
-
-
-def _contexts(rows: _Rows) -> list[Context]:
-    return _LAYOUTS["context"].nodes(rows, rows.contexts, lambda row, **fields: Context(**fields))
+    return build
 
 
 def _events(rows: _Rows) -> list[Event]:
-    paths: dict[int, list[Any]] = {}
-    for event_id, is_index, index, key in rows.paths:
-        paths.setdefault(int(event_id), []).append(int(index) if is_index else key)
-    kinds = {int(t): t for t in EventType}
-    events = [
-        Event(int(artifact_id), int(execution_id), kinds[int(kind)], paths.get(int(event_id)) or [], int(millis or 0))
-        for event_id, artifact_id, execution_id, kind, millis in rows.events
-    ]
+    events = edges.events_with_paths(rows.events, rows.paths)
     events.sort(key=lambda e: (e.artifact_id, e.execution_id, int(e.type)))
     return events
 
@@ -353,11 +287,18 @@ def _associations(rows: _Rows) -> list[Association]:
     ]
 
 
+#: The rows of each kind of node in a graph's rows.
+_KINDS: dict[nodes.NodeKind, Callable[[_Rows], list[Any]]] = {
+    nodes.ARTIFACT: attrgetter("artifacts"),
+    nodes.EXECUTION: attrgetter("executions"),
+    nodes.CONTEXT: attrgetter("contexts"),
+}
+
 #: The lists a graph from the store builds when first read, and how.
 _BUILDERS: dict[str, Callable[[_Rows], list[Any]]] = {
-    "artifacts": _artifacts,
-    "executions": _executions,
-    "contexts": _contexts,
+    "artifacts": _nodes(nodes.ARTIFACT),
+    "executions": _nodes(nodes.EXECUTION),
+    "contexts": _nodes(nodes.CONTEXT),
     "events": _events,
     "attributions": _attributions,
     "associations": _associations,

@@ -6,7 +6,7 @@ that names each kind's tables and columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -285,18 +285,24 @@ def hydrate(tx: Tx, types: TypeRegistry, kind: NodeKind, rows: Sequence[Any]) ->
     prop_rows = rows_for_ids(
         tx, ("props", kind.word), lambda where_in: select(p).where(where_in(p.c[kind.owner])), [r[0] for r in rows]
     )
-    return build(tx, types, kind, rows, prop_rows)
+    return build(kind, rows, prop_rows, lambda type_id: types.by_id(tx, type_id).name, tx.backend.flavor)
 
 
-def build(tx: Tx, types: TypeRegistry, kind: NodeKind, rows: Sequence[Any], prop_rows: Sequence[Any]) -> list[_Node]:
-    """Node objects from rows of the node table and of its property table (in their column order)."""
+def build(
+    kind: NodeKind,
+    rows: Sequence[Any],
+    prop_rows: Sequence[Any],
+    type_name: Callable[[int], str | None],
+    flavor: values.Flavor,
+) -> list[_Node]:
+    """Node objects from rows of the node table and of its property table (in their column order), in the
+    order of *rows*; ``type_name(type_id)`` names their types."""
     columns = {name: i for i, name in enumerate(kind.columns)}
     pcols = {c.name: i for i, c in enumerate(kind.props.columns)}
     owner, name_at, custom_at = pcols[kind.owner], pcols["name"], pcols["is_custom_property"]
     props: dict[int, list[Any]] = {}
     for prop in prop_rows:
         props.setdefault(int(prop[owner]), []).append(prop)
-    flavor = tx.backend.flavor
     at_id, at_type, at_name, at_ext = columns["id"], columns["type_id"], columns["name"], columns["external_id"]
     at_created, at_updated = columns["create_time_since_epoch"], columns["last_update_time_since_epoch"]
     at_uri = columns.get("uri")
@@ -312,7 +318,7 @@ def build(tx: Tx, types: TypeRegistry, kind: NodeKind, rows: Sequence[Any], prop
         node.id = int(r[at_id])
         type_id = node.type_id = int(r[at_type])
         if type_id not in type_names:
-            type_names[type_id] = types.by_id(tx, type_id).name
+            type_names[type_id] = type_name(type_id)
         node.type = type_names[type_id]
         node.name = r[at_name]
         node.external_id = r[at_ext]
